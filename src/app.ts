@@ -1,0 +1,121 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { OpenAPIBackend, Document } from 'openapi-backend';
+import type { Logger } from 'pino';
+import { AppError } from './errors.js';
+import { API_ROOT } from './http/openapi.js';
+
+export interface AppDependencies {
+  api: OpenAPIBackend;
+  document: Document;
+  log: Logger;
+  /** Resolves when the directory answers; rejects otherwise. */
+  directoryReady: () => Promise<void>;
+}
+
+interface HttpError extends Error {
+  status?: number;
+  expose?: boolean;
+}
+
+/** The only place errors become responses: ApiError bodies, generic text for anything unexpected. */
+function errorBodies(log: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (error instanceof AppError) {
+        ctx.status = error.status;
+        ctx.set(error.headers);
+        ctx.body = { code: error.code, message: error.message, ...(error.description ? { description: error.description } : {}) };
+        if (!error.expose) log.warn({ err: error.cause ?? error, operationId: ctx.state.operationId }, error.message);
+        return;
+      }
+      const httpError = error as HttpError;
+      if (httpError.expose && httpError.status && httpError.status < 500) {
+        // Body parser refusals: too large (413), malformed JSON (400), bad charset (415).
+        ctx.status = httpError.status;
+        ctx.body = { code: String(httpError.status), message: bodyProblem(httpError.status) };
+        return;
+      }
+      log.error({ err: error, operationId: ctx.state.operationId }, 'unexpected error');
+      ctx.status = 500;
+      ctx.body = { code: '500', message: 'Internal server error' };
+    }
+  };
+}
+
+function bodyProblem(status: number): string {
+  if (status === 413) return 'The request body is too large';
+  if (status === 415) return 'Unsupported content type or charset';
+  return 'The request body is not valid JSON';
+}
+
+/** One line per request; never headers, so tokens stay out of the log. */
+function requestLog(log: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      log.info(
+        {
+          method: ctx.method,
+          path: ctx.path,
+          operationId: ctx.state.operationId,
+          status: ctx.status,
+          ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+        },
+        'request',
+      );
+    }
+  };
+}
+
+/** error bodies → body parsing → plain routes (health, the document) → the OpenAPI-routed API. */
+export function createApp({ api, document, log, directoryReady }: AppDependencies): Koa {
+  const app = new Koa();
+  const router = new Router();
+  router.get('/health/live', (ctx) => {
+    ctx.body = { status: 'up' };
+  });
+  router.get('/health/ready', async (ctx) => {
+    try {
+      await directoryReady();
+      ctx.body = { status: 'ready' };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { status: 'directory unavailable' };
+    }
+  });
+  router.get('/jans-config-api/openapi.json', (ctx) => {
+    ctx.body = document;
+  });
+
+  app.use(requestLog(log));
+  app.use(errorBodies(log));
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      extendTypes: { json: ['application/json-patch+json'] },
+      jsonLimit: '256kb',
+      encoding: 'utf-8',
+    }),
+  );
+  app.use(router.routes());
+  app.use(async (ctx) => {
+    if (!ctx.path.startsWith(`${API_ROOT}/`)) throw new AppError(404, 'No such endpoint');
+    await api.handleRequest(
+      {
+        method: ctx.method,
+        path: ctx.path,
+        query: ctx.querystring,
+        body: ctx.request.body,
+        headers: ctx.headers as Record<string, string | string[]>,
+      },
+      ctx,
+    );
+  });
+  return app;
+}

@@ -1,0 +1,219 @@
+import { BadRequestError } from '../errors.js';
+
+export const DATA_TYPES = ['string', 'numeric', 'boolean', 'binary', 'certificate', 'generalizedTime', 'json'];
+export const STATUSES = ['active', 'inactive', 'expired', 'register'];
+export const ROLES = ['admin', 'owner', 'manager', 'user', 'whitePages'];
+export const USAGE_TYPES = ['openid'];
+
+/** Persisted single-valued text fields, by their JSON names. */
+export const STRING_FIELDS = [
+  'name',
+  'displayName',
+  'description',
+  'origin',
+  'dataType',
+  'claimName',
+  'seeAlso',
+  'status',
+  'saml1Uri',
+  'saml2Uri',
+  'urn',
+  'sourceAttribute',
+  'nameIdType',
+  'tooltip',
+] as const;
+export const LIST_FIELDS = ['editType', 'viewType', 'usageType'] as const;
+export const BOOLEAN_FIELDS = ['scimCustomAttr', 'oxMultiValuedAttribute', 'jansHideOnDiscovery', 'required'] as const;
+
+export type StringField = (typeof STRING_FIELDS)[number];
+export type ListField = (typeof LIST_FIELDS)[number];
+export type BooleanField = (typeof BOOLEAN_FIELDS)[number];
+/** Every persisted field of a definition, as named on the wire. */
+export type StoredField = 'inum' | StringField | ListField | BooleanField | 'attributeValidation';
+
+export interface AttributeValidation {
+  minLength?: number;
+  maxLength?: number;
+  regexp?: string;
+}
+
+/** A definition as persisted: Janssen's JansAttribute without its derived and transient properties. */
+export type AttributeDefinition = { inum: string } & Partial<Record<StringField, string>> &
+  Partial<Record<ListField, string[]>> &
+  Partial<Record<BooleanField, boolean>> & { attributeValidation?: AttributeValidation };
+
+/** A definition as read back from the store: where it lives, and its content. */
+export interface StoredAttribute {
+  dn: string;
+  definition: AttributeDefinition;
+}
+
+/** Flags Janssen derives from editType/viewType. They are output only. */
+export const DERIVED_FLAGS = {
+  adminCanAccess: (d: AttributeDefinition) => has(d.viewType, 'admin') || has(d.editType, 'admin'),
+  adminCanView: (d: AttributeDefinition) => has(d.viewType, 'admin'),
+  adminCanEdit: (d: AttributeDefinition) => has(d.editType, 'admin'),
+  userCanAccess: (d: AttributeDefinition) => has(d.viewType, 'user') || has(d.editType, 'user'),
+  userCanView: (d: AttributeDefinition) => has(d.viewType, 'user'),
+  userCanEdit: (d: AttributeDefinition) => has(d.editType, 'user'),
+  whitePagesCanView: (d: AttributeDefinition) => has(d.viewType, 'whitePages'),
+} as const;
+export type DerivedFlag = keyof typeof DERIVED_FLAGS;
+
+export const NEW_NAME_MAX_LENGTH = 30;
+const NAME_PATTERN = /^[a-zA-Z0-9_]+$/;
+
+function has(list: string[] | undefined, role: string): boolean {
+  return list?.includes(role) ?? false;
+}
+
+/** Finds the canonical spelling of an enumerated value given in any case, or says what is allowed. */
+export function canonical(field: string, value: string, allowed: readonly string[]): string {
+  const found = allowed.find((a) => a.toLowerCase() === value.toLowerCase());
+  if (found === undefined) {
+    throw new BadRequestError(`Invalid value for ${field}`, `${field} must be one of: ${allowed.join(', ')}`);
+  }
+  return found;
+}
+
+const ENUMS: Partial<Record<StringField | ListField, readonly string[]>> = {
+  dataType: DATA_TYPES,
+  status: STATUSES,
+  editType: ROLES,
+  viewType: ROLES,
+  usageType: USAGE_TYPES,
+};
+
+/** The allowed values of an enumerated field, or undefined for free text. */
+export function enumOf(field: StringField | ListField): readonly string[] | undefined {
+  return ENUMS[field];
+}
+
+/** Rules for a name that is new to the registry (POST or rename); stored names may predate them. */
+export function assertNewName(name: string): void {
+  if (!NAME_PATTERN.test(name) || name.length > NEW_NAME_MAX_LENGTH) {
+    throw new BadRequestError(
+      'Invalid value for name',
+      `name must be 1 to ${NEW_NAME_MAX_LENGTH} letters, digits or underscores`,
+    );
+  }
+}
+
+function missing(field: string): BadRequestError {
+  return new BadRequestError(
+    'A required attribute is missing.',
+    `The attribute ${field} is required for this operation`,
+  );
+}
+
+const isAbsent = (v: unknown) => v === undefined || v === null || v === '';
+
+/**
+ * Reads a definition from a request body in Janssen's wire format: enumerated values in any case,
+ * `jansMultivaluedAttr` as another name for `oxMultiValuedAttribute`, empty values as absent, unknown and
+ * derived fields ignored. The body's shape has already been checked against the OpenAPI document; this
+ * adds what JSON Schema cannot say. The inum is left to the caller.
+ */
+export function readDefinition(body: Record<string, unknown>, inum: string): AttributeDefinition {
+  const def: AttributeDefinition = { inum };
+  for (const field of STRING_FIELDS) {
+    const value = body[field];
+    if (isAbsent(value)) continue;
+    if (typeof value !== 'string') throw new BadRequestError(`Invalid value for ${field}`, `${field} must be text`);
+    const allowed = ENUMS[field];
+    def[field] = allowed ? canonical(field, value, allowed) : value;
+  }
+  for (const field of LIST_FIELDS) {
+    const value = body[field];
+    if (isAbsent(value)) continue;
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+      throw new BadRequestError(`Invalid value for ${field}`, `${field} must be a list of text values`);
+    }
+    const allowed = ENUMS[field] ?? [];
+    const values = [...new Set(value.map((v) => canonical(field, v, allowed)))];
+    if (values.length > 0) def[field] = values;
+  }
+  const aliased: Record<string, unknown> = {
+    ...body,
+    oxMultiValuedAttribute: body.oxMultiValuedAttribute ?? body.jansMultivaluedAttr,
+  };
+  for (const field of BOOLEAN_FIELDS) {
+    const value = aliased[field];
+    if (isAbsent(value)) continue;
+    if (typeof value !== 'boolean') throw new BadRequestError(`Invalid value for ${field}`, `${field} must be true or false`);
+    def[field] = value;
+  }
+  const validation = readValidation(body.attributeValidation);
+  if (validation) def.attributeValidation = validation;
+
+  if (!def.name) throw missing('name');
+  if (!def.displayName) throw missing('displayName');
+  if (!def.dataType) throw missing('dataType');
+  return def;
+}
+
+function readValidation(value: unknown): AttributeValidation | undefined {
+  if (isAbsent(value)) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new BadRequestError('Invalid value for attributeValidation', 'attributeValidation must be an object');
+  }
+  const v = value as Record<string, unknown>;
+  const out: AttributeValidation = {};
+  for (const key of ['minLength', 'maxLength'] as const) {
+    const n = v[key];
+    if (isAbsent(n)) continue;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+      throw new BadRequestError(
+        `Invalid value for attributeValidation.${key}`,
+        `attributeValidation.${key} must be a whole number, 0 or more`,
+      );
+    }
+    out[key] = n;
+  }
+  if (out.minLength !== undefined && out.maxLength !== undefined && out.minLength > out.maxLength) {
+    throw new BadRequestError(
+      'Invalid value for attributeValidation',
+      'attributeValidation.minLength must not exceed maxLength',
+    );
+  }
+  if (!isAbsent(v.regexp)) {
+    if (typeof v.regexp !== 'string') {
+      throw new BadRequestError('Invalid value for attributeValidation.regexp', 'regexp must be text');
+    }
+    try {
+      new RegExp(v.regexp);
+    } catch {
+      throw new BadRequestError(
+        'Invalid value for attributeValidation.regexp',
+        'attributeValidation.regexp is not a valid regular expression',
+      );
+    }
+    out.regexp = v.regexp;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** The value of any wire field of a stored definition, derived flags included (for sorting and patching). */
+export function wireValue(stored: StoredAttribute, field: string): unknown {
+  if (field === 'dn' || field === 'baseDn') return stored.dn;
+  if (field === 'selected' || field === 'custom') return false;
+  if (field in DERIVED_FLAGS) return DERIVED_FLAGS[field as DerivedFlag](stored.definition);
+  if (field === 'oxMultiValuedAttribute') return stored.definition.oxMultiValuedAttribute ?? false;
+  return (stored.definition as Record<string, unknown>)[field];
+}
+
+/** The JSON form Janssen serves: empty fields left out, derived flags and compatibility fields present. */
+export function toWire(stored: StoredAttribute): Record<string, unknown> {
+  const d = stored.definition;
+  const wire: Record<string, unknown> = { dn: stored.dn, selected: false, inum: d.inum };
+  for (const field of [...STRING_FIELDS, ...LIST_FIELDS, ...BOOLEAN_FIELDS]) {
+    const value = d[field];
+    if (value !== undefined) wire[field] = value;
+  }
+  wire.oxMultiValuedAttribute = d.oxMultiValuedAttribute ?? false;
+  wire.custom = false;
+  if (d.attributeValidation) wire.attributeValidation = d.attributeValidation;
+  for (const [flag, derive] of Object.entries(DERIVED_FLAGS)) wire[flag] = derive(d);
+  wire.baseDn = stored.dn;
+  return wire;
+}

@@ -1,0 +1,30 @@
+import type { AttributeDefinition, StoredAttribute } from './definition.js';
+import type { ListQuery, Page } from './query.js';
+
+/** Where definitions live. The directory adapter implements it; unit tests may use an in-memory one. */
+export interface AttributeStore {
+  /** One page of the definitions matching `query.where`, sorted over the whole result. */
+  list(query: ListQuery): Promise<Page>;
+  /** The definition with this inum, or undefined. */
+  get(inum: string): Promise<StoredAttribute | undefined>;
+  /** Every definition whose name equals `name`, ignoring case. */
+  findByName(name: string): Promise<StoredAttribute[]>;
+  /**
+   * Stores a new definition. Returns false, writing nothing, when its inum is taken. Throws ConflictError
+   * when the directory itself refuses a second definition of the same name.
+   */
+  create(definition: AttributeDefinition): Promise<boolean>;
+  /** Replaces every field of an existing definition; fields absent from `definition` are removed. */
+  replace(current: StoredAttribute, definition: AttributeDefinition): Promise<void>;
+  /** Deletes a definition. Returns false when there was none. */
+  remove(inum: string): Promise<boolean>;
+}
+
+/** What the directory schema says about the attribute types that person entries may carry. */
+export interface PersonSchema {
+  /**
+   * Why person entries cannot carry an attribute type of this name, or undefined when they can.
+   * The answer names what is missing (no such type, or no person object class allows it).
+   */
+  whyNotAllowed(name: string): Promise<string | undefined>;
+}

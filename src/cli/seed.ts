@@ -1,0 +1,63 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.js';
+import { LdifSyntaxError } from '../directory/ldif.js';
+import { STANDARD_LDIF, readLdifFiles, seed } from '../directory/seed.js';
+import { runningSlapdUrl, startSlapd, type RunningSlapd } from '../directory/slapd.js';
+import { Directory } from '../ldap/directory.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const { values } = parseArgs({
+  options: { ldif: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+});
+if (values.help) {
+  process.stdout.write(
+    'Usage: npm run seed -- [--ldif FILE ...]\n' +
+      'Adds the entries of the LDIF files (default: ldif/base.ldif and ldif/attributes.ldif) that the directory\n' +
+      'lacks. Existing entries are never changed; they are reported as unchanged or different.\n' +
+      'Uses LDAP_URL when set, otherwise the embedded directory in DATA_DIR (started for the seed if needed).\n',
+  );
+  process.exit(0);
+}
+
+const config = loadConfig();
+let slapd: RunningSlapd | undefined;
+try {
+  // Parse everything before touching the directory: a malformed file writes nothing.
+  const entries = await readLdifFiles(values.ldif ?? STANDARD_LDIF);
+  let url = config.ldapUrl;
+  let bindDn = config.ldapBindDn;
+  let password = config.ldapBindPassword;
+  if (!url) {
+    url = await runningSlapdUrl(config.dataDir);
+    if (!url) {
+      slapd = await startSlapd({ dataDir: config.dataDir, suffix: config.baseDn });
+      url = slapd.url;
+    }
+    bindDn = `cn=admin,${config.baseDn}`;
+    password = (await readFile(join(config.dataDir, 'directory-password'), 'utf8')).trim();
+  }
+  const directory = new Directory({
+    url,
+    bindDn,
+    bindPassword: password,
+    baseDn: config.baseDn,
+    poolSize: 1,
+    connectTimeoutMs: config.ldapConnectTimeoutMs,
+    operationTimeoutMs: config.ldapOperationTimeoutMs,
+  });
+  try {
+    const report = await seed(directory, entries);
+    process.stdout.write(
+      `added ${report.added.length}, unchanged ${report.unchanged.length}, different ${report.different.length}\n`,
+    );
+    for (const dn of report.different) process.stdout.write(`different: ${dn}\n`);
+  } finally {
+    await directory.close();
+  }
+} catch (error) {
+  process.stderr.write(`${error instanceof LdifSyntaxError ? 'malformed LDIF: ' : ''}${(error as Error).message}\n`);
+  process.exitCode = 1;
+} finally {
+  await slapd?.stop();
+}

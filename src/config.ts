@@ -1,0 +1,103 @@
+import { resolve } from 'node:path';
+import type { Algorithm } from 'jsonwebtoken';
+
+/** Everything the service can be told, read once from the environment and checked before anything starts. */
+export interface Config {
+  /** HTTP port (PORT, default 8080; 0 picks a free one). */
+  port: number;
+  /** Interface to listen on (HOST, default 127.0.0.1; 0.0.0.0 in a container). */
+  host: string;
+  /** Embedded directory, development signing key (DATA_DIR, default ./.data). */
+  dataDir: string;
+  /** External directory, or undefined to start a private slapd under dataDir (LDAP_URL). */
+  ldapUrl?: string;
+  /** Bind DN and password for the external directory (LDAP_BIND_DN, LDAP_BIND_PASSWORD). */
+  ldapBindDn: string;
+  ldapBindPassword: string;
+  /** Base of the tree (LDAP_BASE_DN, default o=jans). */
+  baseDn: string;
+  /** Loopback port of the embedded slapd (EMBEDDED_LDAP_PORT, default: a free one). */
+  embeddedLdapPort?: number;
+  /** Open connections to the directory (LDAP_POOL_SIZE, default 4). */
+  ldapPoolSize: number;
+  /** Limits for reaching the directory and for each operation (LDAP_CONNECT_TIMEOUT_MS 3000, LDAP_OPERATION_TIMEOUT_MS 5000). */
+  ldapConnectTimeoutMs: number;
+  ldapOperationTimeoutMs: number;
+  /** Refuse names the person object classes cannot carry (SCHEMA_CHECK, default true). */
+  schemaCheck: boolean;
+  /** The person object classes of that check (PERSON_OBJECT_CLASSES, default jansPerson,jansCustomPerson). */
+  personObjectClasses: string[];
+  /** Largest page of the list endpoint (MAX_PAGE_SIZE, default 200). */
+  maxPageSize: number;
+  /** PEM public key that verifies bearer tokens (JWT_PUBLIC_KEY_FILE; default: a development key in DATA_DIR). */
+  jwtPublicKeyFile?: string;
+  /** Accepted signature algorithms (JWT_ALGORITHMS, default RS256). */
+  jwtAlgorithms: Algorithm[];
+  /** Required `iss` and `aud` when set (JWT_ISSUER, JWT_AUDIENCE). */
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  /** pino level (LOG_LEVEL, default info). */
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+const ASYMMETRIC: Algorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const text = (key: string) => {
+    const value = env[key]?.trim();
+    return value ? value : undefined;
+  };
+  const int = (key: string, fallback: number, min: number, max: number) => {
+    const raw = text(key);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(`${key} must be a whole number from ${min} to ${max}, not "${raw}"`);
+    }
+    return value;
+  };
+  const bool = (key: string, fallback: boolean) => {
+    const raw = text(key)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (!['true', 'false', '1', '0'].includes(raw)) throw new ConfigError(`${key} must be true or false, not "${raw}"`);
+    return raw === 'true' || raw === '1';
+  };
+
+  const ldapUrl = text('LDAP_URL');
+  if (ldapUrl && !/^ldaps?:\/\//.test(ldapUrl)) throw new ConfigError(`LDAP_URL must start with ldap:// or ldaps://`);
+  if (ldapUrl && !text('LDAP_BIND_DN')) throw new ConfigError('LDAP_URL is set, so LDAP_BIND_DN must be set too');
+
+  const algorithms = (text('JWT_ALGORITHMS') ?? 'RS256').split(',').map((a) => a.trim()) as Algorithm[];
+  for (const algorithm of algorithms) {
+    if (!ASYMMETRIC.includes(algorithm)) {
+      throw new ConfigError(`JWT_ALGORITHMS may list only ${ASYMMETRIC.join(', ')}; "${algorithm}" is not one of them`);
+    }
+  }
+
+  return {
+    port: int('PORT', 8080, 0, 65535),
+    host: text('HOST') ?? '127.0.0.1',
+    dataDir: resolve(text('DATA_DIR') ?? '.data'),
+    ldapUrl,
+    ldapBindDn: text('LDAP_BIND_DN') ?? '',
+    ldapBindPassword: env.LDAP_BIND_PASSWORD ?? '',
+    baseDn: text('LDAP_BASE_DN') ?? 'o=jans',
+    embeddedLdapPort: text('EMBEDDED_LDAP_PORT') ? int('EMBEDDED_LDAP_PORT', 0, 1, 65535) : undefined,
+    ldapPoolSize: int('LDAP_POOL_SIZE', 4, 1, 64),
+    ldapConnectTimeoutMs: int('LDAP_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
+    ldapOperationTimeoutMs: int('LDAP_OPERATION_TIMEOUT_MS', 5000, 100, 600_000),
+    schemaCheck: bool('SCHEMA_CHECK', true),
+    personObjectClasses: (text('PERSON_OBJECT_CLASSES') ?? 'jansPerson,jansCustomPerson')
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean),
+    maxPageSize: int('MAX_PAGE_SIZE', 200, 1, 10_000),
+    jwtPublicKeyFile: text('JWT_PUBLIC_KEY_FILE'),
+    jwtAlgorithms: algorithms,
+    jwtIssuer: text('JWT_ISSUER'),
+    jwtAudience: text('JWT_AUDIENCE'),
+    logLevel: text('LOG_LEVEL') ?? 'info',
+  };
+}

@@ -1,0 +1,254 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from 'ldapts';
+
+/** The project's schema files, in load order (after the system's core, cosine and inetorgperson). */
+const SCHEMA_DIR = fileURLToPath(new URL('../../ldif/schema/', import.meta.url));
+const PROJECT_SCHEMAS = ['eduperson.ldif', 'jans.ldif'];
+const SYSTEM_SCHEMA_DIR = '/etc/ldap/schema';
+const SYSTEM_SCHEMAS = ['core.ldif', 'cosine.ldif', 'inetorgperson.ldif'];
+const MODULE_DIR = '/usr/lib/ldap';
+
+export const INSTALL_HINT =
+  'slapd (OpenLDAP) is not installed. On Debian or Ubuntu install it with:\n' +
+  '  sudo apt-get update && sudo apt-get install -y slapd ldap-utils\n' +
+  'or set LDAP_URL to use an existing directory.';
+
+export class SlapdError extends Error {}
+
+export interface SlapdOptions {
+  /** Holds the configuration (`slapd.d`), the database (`db`) and the run files; created when missing. */
+  dataDir: string;
+  /** Suffix of the database, e.g. `o=jans`. */
+  suffix: string;
+  /** Loopback port; a free one is picked when left out. */
+  port?: number;
+}
+
+export interface RunningSlapd {
+  url: string;
+  /** Root DN of the database: full write access to the suffix. */
+  bindDn: string;
+  /** Root DN of cn=config, for schema changes at run time. */
+  configDn: string;
+  password: string;
+  /** True when this start created the configuration and database. */
+  created: boolean;
+  /** Stops slapd gracefully; resolves when it has exited. */
+  stop(): Promise<void>;
+  /** The process, for tests that need to stop, pause or kill it. */
+  process: ChildProcess;
+}
+
+export function findSlapd(): string | undefined {
+  for (const candidate of ['/usr/sbin/slapd', '/usr/local/sbin/slapd', '/usr/local/libexec/slapd']) {
+    if (existsSync(candidate)) return candidate;
+  }
+  const which = spawnSync('sh', ['-c', 'command -v slapd'], { encoding: 'utf8' });
+  return which.status === 0 ? which.stdout.trim() || undefined : undefined;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
+/** `{SSHA}` hash as slapd expects it, so the configuration never holds the password in clear. */
+function ssha(password: string): string {
+  const salt = randomBytes(8);
+  const digest = createHash('sha1').update(password).update(salt).digest();
+  return `{SSHA}${Buffer.concat([digest, salt]).toString('base64')}`;
+}
+
+function configLdif(options: { dataDir: string; suffix: string; bindDn: string; configDn: string; password: string }): string {
+  const hash = ssha(options.password);
+  const includes = [
+    ...SYSTEM_SCHEMAS.map((f) => join(SYSTEM_SCHEMA_DIR, f)),
+    ...PROJECT_SCHEMAS.map((f) => join(SCHEMA_DIR, f)),
+  ];
+  return `dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: ${join(options.dataDir, 'run', 'slapd.pid')}
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: ${MODULE_DIR}
+olcModuleLoad: back_mdb
+olcModuleLoad: unique
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+${includes.map((file) => `include: file://${file}`).join('\n\n')}
+
+dn: olcDatabase={-1}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {-1}frontend
+
+dn: olcDatabase={0}config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {0}config
+olcRootDN: ${options.configDn}
+olcRootPW: ${hash}
+
+dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcSuffix: ${options.suffix}
+olcDbDirectory: ${join(options.dataDir, 'db')}
+olcRootDN: ${options.bindDn}
+olcRootPW: ${hash}
+olcDbMaxSize: 4294967296
+olcDbIndex: objectClass eq
+olcDbIndex: inum eq
+olcDbIndex: jansAttrName eq
+olcAccess: to * by anonymous auth by * none
+
+dn: olcOverlay={0}unique,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcUniqueConfig
+olcOverlay: {0}unique
+olcUniqueURI: ldap:///ou=attributes,${options.suffix}?jansAttrName?one
+`;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A slapd left running by a process that died without stopping it would hold the database. */
+async function stopLeftover(runDir: string): Promise<void> {
+  const pid = Number((await readFile(join(runDir, 'slapd.pid'), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes('slapd')) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+async function waitUntilServing(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const exited = new Promise<never>((_, fail) =>
+    child.once('exit', (code) => fail(new SlapdError(`slapd exited with code ${code}: ${stderr().trim()}`))),
+  );
+  exited.catch(() => undefined);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const client = new Client({ url, connectTimeout: 500, timeout: 1000 });
+    try {
+      await Promise.race([client.search('', { scope: 'base' }), exited]);
+      return;
+    } catch (error) {
+      if (error instanceof SlapdError) throw error;
+      if (Date.now() > deadline) throw new SlapdError(`slapd did not answer on ${url} within 15 s`);
+      await Promise.race([new Promise((r) => setTimeout(r, 25)), exited]);
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Starts a private slapd on a loopback port, with the project's schema, a cn=config configuration and an
+ * mdb database under `dataDir`. Used by `npm start` (embedded mode), the tests and the benchmarks.
+ */
+export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
+  const slapd = findSlapd();
+  if (!slapd) throw new SlapdError(INSTALL_HINT);
+  const dataDir = resolve(options.dataDir);
+  const configDir = join(dataDir, 'slapd.d');
+  const runDir = join(dataDir, 'run');
+  const passwordFile = join(dataDir, 'directory-password');
+  const bindDn = `cn=admin,${options.suffix}`;
+  const configDn = 'cn=admin,cn=config';
+  await mkdir(runDir, { recursive: true });
+  await stopLeftover(runDir);
+
+  let created = false;
+  let password = (await readFile(passwordFile, 'utf8').catch(() => '')).trim();
+  if (!existsSync(configDir) || !password) {
+    password = randomBytes(18).toString('base64url');
+    await rm(configDir, { recursive: true, force: true });
+    await rm(join(dataDir, 'db'), { recursive: true, force: true });
+    await mkdir(configDir, { recursive: true });
+    await mkdir(join(dataDir, 'db'), { recursive: true });
+    const ldifFile = join(runDir, 'config.ldif');
+    await writeFile(ldifFile, configLdif({ dataDir, suffix: options.suffix, bindDn, configDn, password }));
+    const slapadd = spawnSync(slapd.replace(/slapd$/, 'slapadd'), ['-n0', '-F', configDir, '-l', ldifFile], {
+      encoding: 'utf8',
+    });
+    await rm(ldifFile, { force: true });
+    if (slapadd.status !== 0) {
+      throw new SlapdError(`could not create the slapd configuration: ${slapadd.stderr || slapadd.error?.message}`);
+    }
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+    await chmod(passwordFile, 0o600);
+    created = true;
+  }
+
+  const port = options.port ?? (await freePort());
+  const url = `ldap://127.0.0.1:${port}`;
+  const child = spawn(slapd, ['-F', configDir, '-h', `${url}/`, '-d', 'none'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exit = new Promise<void>((done) => child.once('exit', () => done()));
+  try {
+    await waitUntilServing(url, child, () => stderr);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  await writeFile(join(runDir, 'slapd.url'), `${url}\n`);
+
+  return {
+    url,
+    bindDn,
+    configDn,
+    password,
+    created,
+    process: child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exit;
+        clearTimeout(timer);
+      }
+      await rm(join(runDir, 'slapd.url'), { force: true });
+    },
+  };
+}
+
+/** The URL of the embedded slapd that a running service started from this data dir, if any. */
+export async function runningSlapdUrl(dataDir: string): Promise<string | undefined> {
+  const runDir = join(resolve(dataDir), 'run');
+  const pid = Number((await readFile(join(runDir, 'slapd.pid'), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  return (await readFile(join(runDir, 'slapd.url'), 'utf8').catch(() => '')).trim() || undefined;
+}

@@ -1,0 +1,123 @@
+import Ajv from 'ajv';
+import type { ErrorObject } from 'ajv';
+import type { Context as KoaContext } from 'koa';
+import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
+import type { Operation as PatchOperation } from 'fast-json-patch';
+import { bearerToken, requireScopes, type Principal, type TokenVerifier } from '../auth/bearer.js';
+import { toWire } from '../attributes/definition.js';
+import type { ListParams } from '../attributes/query.js';
+import type { AttributeService } from '../attributes/service.js';
+import { AppError, BadRequestError, UnsupportedMediaTypeError } from '../errors.js';
+import { API_ROOT } from './openapi.js';
+
+export interface ApiDependencies {
+  document: Document;
+  service: AttributeService;
+  verifier: TokenVerifier;
+}
+
+/** Names what is wrong from the first schema violation, e.g. "limit must be <= 200". */
+export function describeViolation(errors: ErrorObject[] | null | undefined): BadRequestError {
+  const first = errors?.[0];
+  if (!first) return new BadRequestError('Invalid request');
+  const path = first.instancePath.split('/').filter(Boolean);
+  const [where = '', ...rest] = path;
+  const missing = first.keyword === 'required' ? (first.params as { missingProperty?: string }).missingProperty : undefined;
+  const name = [...rest, ...(missing ? [missing] : [])].join('.');
+  const place = where === 'query' ? 'query parameter' : where === 'path' ? 'path parameter' : 'field';
+  if (where === 'requestBody' && name === '') return new BadRequestError('Invalid request body', `The body ${first.message}`);
+  if (missing) {
+    return new BadRequestError('A required attribute is missing.', `The ${place} ${name} is required for this operation`);
+  }
+  return new BadRequestError(`Invalid ${place} ${name}`, `${name} ${first.message ?? 'is not valid'}`);
+}
+
+/**
+ * The OpenAPI document as the router: one handler per operationId, the special handlers for the edges,
+ * request validation from the document, and the scopes of each operation from its security requirements.
+ */
+export async function createApi({ document, service, verifier }: ApiDependencies): Promise<OpenAPIBackend> {
+  const api = new OpenAPIBackend({
+    definition: structuredClone(document),
+    apiRoot: API_ROOT,
+    strict: true,
+    validate: true,
+    coerceTypes: true,
+    // Janssen's JSON reader turns "true" into true and 5 into "5"; accept the same bodies it accepts.
+    customizeAjv: (ajv, options, context) =>
+      context === 'requestBodyValidator' ? new Ajv.default({ ...options, coerceTypes: true }) : ajv,
+  });
+
+  const checkShape = (body: unknown) => {
+    const result = api.validateRequest(
+      { method: 'put', path: `${API_ROOT}/attributes`, body, headers: { 'content-type': 'application/json' } },
+      'put-attributes',
+    );
+    if (!result.valid) throw describeViolation(result.errors);
+  };
+  const sendAttribute = (ctx: KoaContext, status: number, stored: Parameters<typeof toWire>[0]) => {
+    ctx.status = status;
+    ctx.body = toWire(stored);
+  };
+
+  api.register({
+    'get-attributes': async (c: Context, ctx: KoaContext) => {
+      const params = c.request.query as ListParams;
+      const page = await service.list(params);
+      const start = params.startIndex ?? 0;
+      ctx.body = {
+        start,
+        totalEntriesCount: page.totalEntriesCount,
+        entriesCount: page.entries.length,
+        ...(page.entries.length > 0 ? { entries: page.entries.map(toWire) } : {}),
+      };
+    },
+    'get-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
+      sendAttribute(ctx, 200, await service.get(String(c.request.params.inum)));
+    },
+    'post-attributes': async (c: Context, ctx: KoaContext) => {
+      const stored = await service.create(c.request.requestBody as Record<string, unknown>);
+      ctx.set('Location', `${API_ROOT}/attributes/${encodeURIComponent(stored.definition.inum)}`);
+      sendAttribute(ctx, 201, stored);
+    },
+    'put-attributes': async (c: Context, ctx: KoaContext) => {
+      sendAttribute(ctx, 200, await service.replace(c.request.requestBody as Record<string, unknown>));
+    },
+    'patch-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
+      const operations = c.request.requestBody as PatchOperation[];
+      sendAttribute(ctx, 200, await service.patch(String(c.request.params.inum), operations, checkShape));
+    },
+    'delete-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
+      await service.remove(String(c.request.params.inum));
+      ctx.status = 204;
+    },
+
+    postRoutingHandler: (c: Context, ctx: KoaContext) => {
+      ctx.state.operationId = c.operation?.operationId;
+    },
+    postSecurityHandler: (c: Context, ctx: KoaContext) => {
+      const result = c.security?.oauth2 as Principal | { error: unknown } | undefined;
+      if (result && 'error' in result) throw result.error;
+      const requirements = (c.operation.security ?? []).map((r) => r.oauth2 ?? []);
+      if (result) requireScopes(result, requirements);
+      ctx.state.principal = result;
+      const body = c.operation.requestBody;
+      const accepted = body && 'content' in body ? Object.keys(body.content) : [];
+      if (accepted.length > 0 && !ctx.is(accepted)) throw new UnsupportedMediaTypeError(accepted);
+    },
+    validationFail: (c: Context) => {
+      throw describeViolation(c.validation.errors);
+    },
+    notFound: () => {
+      throw new AppError(404, 'No such endpoint');
+    },
+    methodNotAllowed: () => {
+      throw new AppError(405, 'Method not allowed');
+    },
+  });
+  api.registerSecurityHandler('oauth2', (_c: Context, ctx: KoaContext) =>
+    verifier.verify(bearerToken(ctx.get('authorization') || undefined)),
+  );
+  await api.init();
+  return api;
+}

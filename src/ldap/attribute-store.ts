@@ -1,0 +1,277 @@
+import {
+  AlreadyExistsError,
+  AndFilter,
+  Attribute,
+  Change,
+  ConstraintViolationError,
+  DN,
+  EqualityFilter,
+  InvalidSyntaxError,
+  NoSuchObjectError,
+  NotFilter,
+  ObjectClassViolationError,
+  OrFilter,
+  SubstringFilter,
+  UndefinedTypeError,
+  type Entry,
+  type Filter,
+} from 'ldapts';
+import {
+  BOOLEAN_FIELDS,
+  LIST_FIELDS,
+  STRING_FIELDS,
+  enumOf,
+  type AttributeDefinition,
+  type AttributeValidation,
+  type StoredAttribute,
+  type StoredField,
+} from '../attributes/definition.js';
+import { sortAndPage, type Condition, type ListQuery, type Page } from '../attributes/query.js';
+import type { AttributeStore } from '../attributes/store.js';
+import { BadRequestError, ConflictError } from '../errors.js';
+import type { Directory } from './directory.js';
+
+/** Janssen's LDAP attribute for each persisted JSON field. */
+export const LDAP_NAMES: Record<StoredField, string> = {
+  inum: 'inum',
+  name: 'jansAttrName',
+  displayName: 'displayName',
+  description: 'description',
+  origin: 'jansAttrOrigin',
+  dataType: 'jansAttrTyp',
+  claimName: 'jansClaimName',
+  seeAlso: 'seeAlso',
+  status: 'jansStatus',
+  saml1Uri: 'jansSAML1URI',
+  saml2Uri: 'jansSAML2URI',
+  urn: 'urn',
+  sourceAttribute: 'jansSourceAttr',
+  nameIdType: 'jansNameIdTyp',
+  tooltip: 'jansTooltip',
+  editType: 'jansAttrEditTyp',
+  viewType: 'jansAttrViewTyp',
+  usageType: 'jansAttrUsgTyp',
+  scimCustomAttr: 'jansScimCustomAttr',
+  oxMultiValuedAttribute: 'jansMultivaluedAttr',
+  jansHideOnDiscovery: 'jansHideOnDiscovery',
+  required: 'jansRequired',
+  attributeValidation: 'jansValidation',
+};
+
+const FIELD_BY_LDAP_NAME = new Map(Object.entries(LDAP_NAMES).map(([field, ldap]) => [ldap.toLowerCase(), field]));
+
+/**
+ * `jansRequired` is not in Janssen's jansAttr object class; this project's auxiliary class allows it.
+ * The class is present exactly when the entry carries `jansRequired`.
+ */
+const EXTENSION_CLASS = 'jansAttrRegistryExt';
+const IS_DEFINITION = new EqualityFilter({ attribute: 'objectClass', value: 'jansAttr' });
+
+/** Attribute definitions as `jansAttr` entries under `ou=attributes,<base>`. */
+export class LdapAttributeStore implements AttributeStore {
+  readonly container: string;
+
+  constructor(private readonly directory: Directory) {
+    this.container = `ou=attributes,${directory.options.baseDn}`;
+  }
+
+  dnOf(inum: string): string {
+    return `${new DN({ inum }).toString()},${this.container}`;
+  }
+
+  async list(query: ListQuery): Promise<Page> {
+    const filter = query.where ? new AndFilter({ filters: [IS_DEFINITION, toFilter(query.where)] }) : IS_DEFINITION;
+    const entries = await this.search(filter);
+    return sortAndPage(entries, query);
+  }
+
+  async get(inum: string): Promise<StoredAttribute | undefined> {
+    try {
+      const { searchEntries } = await this.directory.run((c) =>
+        c.search(this.dnOf(inum), { scope: 'base', filter: IS_DEFINITION }),
+      );
+      return searchEntries[0] && fromEntry(searchEntries[0]);
+    } catch (error) {
+      if (error instanceof NoSuchObjectError) return undefined;
+      throw error;
+    }
+  }
+
+  findByName(name: string): Promise<StoredAttribute[]> {
+    return this.search(
+      new AndFilter({ filters: [IS_DEFINITION, new EqualityFilter({ attribute: LDAP_NAMES.name, value: name })] }),
+    );
+  }
+
+  async create(definition: AttributeDefinition): Promise<boolean> {
+    const attributes: Record<string, string[]> = { objectClass: ['top', 'jansAttr'] };
+    if (definition.required !== undefined) attributes.objectClass?.push(EXTENSION_CLASS);
+    for (const [ldapName, values] of toLdapValues(definition)) {
+      if (values.length > 0) attributes[ldapName] = values;
+    }
+    try {
+      await this.directory.run((c) => c.add(this.dnOf(definition.inum), attributes));
+      return true;
+    } catch (error) {
+      if (error instanceof AlreadyExistsError) return false;
+      throw writeError(error, definition);
+    }
+  }
+
+  async replace(current: StoredAttribute, definition: AttributeDefinition): Promise<void> {
+    const had = current.definition.required !== undefined;
+    const has = definition.required !== undefined;
+    const changes: Change[] = [];
+    if (has && !had) changes.push(change('add', 'objectClass', [EXTENSION_CLASS]));
+    for (const [ldapName, values] of toLdapValues(definition)) {
+      if (ldapName === LDAP_NAMES.inum) continue;
+      // A directory made by Janssen has no jansRequired type at all: leave it out unless it is in use.
+      if (ldapName === LDAP_NAMES.required && !had && !has) continue;
+      changes.push(change('replace', ldapName, values));
+    }
+    if (had && !has) changes.push(change('delete', 'objectClass', [EXTENSION_CLASS]));
+    try {
+      await this.directory.run((c) => c.modify(current.dn, changes));
+    } catch (error) {
+      throw writeError(error, definition);
+    }
+  }
+
+  async remove(inum: string): Promise<boolean> {
+    try {
+      await this.directory.run((c) => c.del(this.dnOf(inum)));
+      return true;
+    } catch (error) {
+      if (error instanceof NoSuchObjectError) return false;
+      throw error;
+    }
+  }
+
+  private async search(filter: Filter): Promise<StoredAttribute[]> {
+    const { searchEntries } = await this.directory.run((c) =>
+      c.search(this.container, { scope: 'one', filter, paged: { pageSize: 1000 } }),
+    );
+    return searchEntries.map(fromEntry);
+  }
+}
+
+function change(operation: 'add' | 'delete' | 'replace', type: string, values: string[]): Change {
+  return new Change({ operation, modification: new Attribute({ type, values }) });
+}
+
+/** Translates a domain condition into ldapts filter objects: user text only ever becomes a value. */
+export function toFilter(condition: Condition): Filter {
+  switch (condition.kind) {
+    case 'equals':
+      return new EqualityFilter({
+        attribute: LDAP_NAMES[condition.field],
+        value: condition.value === true ? 'TRUE' : condition.value,
+      });
+    case 'contains':
+      return new OrFilter({
+        filters: condition.fields.map(
+          (field) => new SubstringFilter({ attribute: LDAP_NAMES[field], any: [condition.text] }),
+        ),
+      });
+    case 'any':
+      return new OrFilter({ filters: condition.of.map(toFilter) });
+    case 'all':
+      return new AndFilter({ filters: condition.of.map(toFilter) });
+    case 'not':
+      return new NotFilter({ filter: toFilter(condition.of) });
+  }
+}
+
+/** Every mapped LDAP attribute with its values for this definition; no values means "not present". */
+function toLdapValues(d: AttributeDefinition): [string, string[]][] {
+  const out: [string, string[]][] = [[LDAP_NAMES.inum, [d.inum]]];
+  for (const field of STRING_FIELDS) out.push([LDAP_NAMES[field], d[field] === undefined ? [] : [d[field]]]);
+  for (const field of LIST_FIELDS) out.push([LDAP_NAMES[field], d[field] ?? []]);
+  for (const field of BOOLEAN_FIELDS) {
+    const value = d[field];
+    out.push([LDAP_NAMES[field], value === undefined ? [] : [value ? 'TRUE' : 'FALSE']]);
+  }
+  const v = d.attributeValidation;
+  // Janssen stores all three keys, with nulls for the ones not set.
+  const json = v && JSON.stringify({ minLength: v.minLength ?? null, maxLength: v.maxLength ?? null, regexp: v.regexp ?? '' });
+  out.push([LDAP_NAMES.attributeValidation, json ? [json] : []]);
+  return out;
+}
+
+function valuesOf(raw: Entry[string] | undefined): string[] {
+  if (raw === undefined) return [];
+  const list = Array.isArray(raw) ? raw : [raw];
+  return list.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+}
+
+/** Directory values may be in any case (`ADMIN`); serve the canonical spelling where one exists. */
+function tidy(field: StoredField, value: string): string {
+  const allowed = enumOf(field as (typeof STRING_FIELDS)[number]);
+  return allowed?.find((a) => a.toLowerCase() === value.toLowerCase()) ?? value;
+}
+
+export function fromEntry(entry: Entry): StoredAttribute {
+  const byField = new Map<string, string[]>();
+  for (const [key, raw] of Object.entries(entry)) {
+    const field = FIELD_BY_LDAP_NAME.get(key.toLowerCase());
+    if (field) byField.set(field, valuesOf(raw));
+  }
+  const definition: AttributeDefinition = { inum: byField.get('inum')?.[0] ?? '' };
+  for (const field of STRING_FIELDS) {
+    // Some directories carry two descriptions; the JSON form has room for one.
+    const first = byField.get(field)?.[0];
+    if (first !== undefined && first !== '') definition[field] = tidy(field, first);
+  }
+  for (const field of LIST_FIELDS) {
+    const values = byField.get(field);
+    if (values && values.length > 0) definition[field] = values.map((v) => tidy(field, v));
+  }
+  for (const field of BOOLEAN_FIELDS) {
+    const first = byField.get(field)?.[0];
+    if (first !== undefined) definition[field] = first.toLowerCase() === 'true';
+  }
+  const validation = readValidation(byField.get('attributeValidation')?.[0]);
+  if (validation) definition.attributeValidation = validation;
+  return { dn: entry.dn, definition };
+}
+
+function readValidation(json: string | undefined): AttributeValidation | undefined {
+  if (!json) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const p = parsed as Record<string, unknown>;
+  const out: AttributeValidation = {};
+  if (Number.isInteger(p.minLength)) out.minLength = p.minLength as number;
+  if (Number.isInteger(p.maxLength)) out.maxLength = p.maxLength as number;
+  if (typeof p.regexp === 'string' && p.regexp !== '') out.regexp = p.regexp;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Maps the directory's refusal of a write to an error the client can act on. */
+function writeError(error: unknown, definition: AttributeDefinition): unknown {
+  if (error instanceof ConstraintViolationError) {
+    return new ConflictError(
+      `Attribute with same name '${definition.name}' already exists!`,
+      'The directory holds another definition with this name.',
+    );
+  }
+  if (error instanceof InvalidSyntaxError) {
+    const field = FIELD_BY_LDAP_NAME.get(/^(\w+):/.exec(error.message)?.[1]?.toLowerCase() ?? '');
+    return new BadRequestError(
+      field ? `Invalid value for ${field}` : 'Invalid value',
+      field ? `The directory does not accept this ${field}${field === 'seeAlso' ? ' (it must be a DN)' : ''}` : 'The directory does not accept one of the values',
+    );
+  }
+  if (error instanceof ObjectClassViolationError || error instanceof UndefinedTypeError) {
+    return new BadRequestError(
+      'The directory schema cannot store this definition',
+      'A field is not allowed by the directory schema (for example `required` on a directory without this project\'s schema extension).',
+    );
+  }
+  return error;
+}

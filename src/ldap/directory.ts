@@ -1,0 +1,65 @@
+import { BusyError, Client, ResultCodeError, UnavailableError } from 'ldapts';
+import { DirectoryUnavailableError } from '../errors.js';
+
+export interface DirectoryOptions {
+  url: string;
+  bindDn: string;
+  bindPassword: string;
+  /** Base DN of the tree, e.g. `o=jans`. */
+  baseDn: string;
+  /** Number of connections kept open; operations are spread over them. */
+  poolSize: number;
+  connectTimeoutMs: number;
+  operationTimeoutMs: number;
+}
+
+interface PooledClient {
+  client: Client;
+  /** The first bind of this client; after it, ldapts replays the bind on every reconnect. */
+  bound?: Promise<void>;
+}
+
+/**
+ * A small pool of bound connections to the directory. Each ldapts client multiplexes many operations
+ * over one connection and reconnects by itself, so the pool only spreads load and binds once per client.
+ * Connection failures and timeouts surface as DirectoryUnavailableError (503), never as a hang.
+ */
+export class Directory {
+  private readonly pool: PooledClient[];
+  private next = 0;
+
+  constructor(readonly options: DirectoryOptions) {
+    this.pool = Array.from({ length: Math.max(1, options.poolSize) }, () => ({
+      client: new Client({
+        url: options.url,
+        connectTimeout: options.connectTimeoutMs,
+        timeout: options.operationTimeoutMs,
+        autoRebind: true,
+      }),
+    }));
+  }
+
+  /** Runs one operation on a bound connection. LDAP result codes other than outages pass through. */
+  async run<T>(operation: (client: Client) => Promise<T>): Promise<T> {
+    const pooled = this.pool[this.next++ % this.pool.length] as PooledClient;
+    try {
+      if (this.options.bindDn && !pooled.client.isBound) {
+        pooled.bound ??= pooled.client.bind(this.options.bindDn, this.options.bindPassword);
+        await pooled.bound.catch((error: unknown) => {
+          pooled.bound = undefined;
+          throw error;
+        });
+      }
+      return await operation(pooled.client);
+    } catch (error) {
+      if (error instanceof ResultCodeError && !(error instanceof BusyError || error instanceof UnavailableError)) {
+        throw error;
+      }
+      throw new DirectoryUnavailableError(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pool.map(({ client }) => client.unbind().catch(() => undefined)));
+  }
+}

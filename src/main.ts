@@ -1,0 +1,40 @@
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config.js';
+import { SlapdError } from './directory/slapd.js';
+import { API_ROOT } from './http/openapi.js';
+import { startService } from './server.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = pino({ level: config.logLevel });
+  const service = await startService(config, log);
+
+  log.info({ url: service.url, directory: service.slapd?.url ?? config.ldapUrl }, 'attribute registry listening');
+  if (service.devKey) {
+    const dataDir = process.env.DATA_DIR ? `DATA_DIR=${process.env.DATA_DIR} ` : '';
+    process.stdout.write(
+      `\nTry it (the token comes from the development key in ${config.dataDir}):\n` +
+        `  curl -s -H "Authorization: Bearer $(${dataDir}npm run -s token)" '${service.url}${API_ROOT}/attributes?pattern=edu&limit=3'\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await service.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof SlapdError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    process.stderr.write(`could not start: ${(error as Error)?.stack ?? String(error)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,108 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { createApp } from './app.js';
+import { AttributeService } from './attributes/service.js';
+import { TokenVerifier } from './auth/bearer.js';
+import { devKeyPair } from './auth/dev-keys.js';
+import type { Config } from './config.js';
+import { STANDARD_LDIF, readLdifFiles, seed } from './directory/seed.js';
+import { startSlapd, type RunningSlapd } from './directory/slapd.js';
+import { createApi } from './http/api.js';
+import { loadOpenApiDocument } from './http/openapi.js';
+import { LdapAttributeStore } from './ldap/attribute-store.js';
+import { Directory } from './ldap/directory.js';
+import { LdapPersonSchema } from './ldap/schema.js';
+
+export interface RunningService {
+  url: string;
+  server: Server;
+  directory: Directory;
+  /** The private slapd, in embedded mode. */
+  slapd?: RunningSlapd;
+  /** True when the public key is the development key in DATA_DIR. */
+  devKey: boolean;
+  close(): Promise<void>;
+}
+
+/** Marks a data directory whose standard seed has been loaded, so that deleted definitions stay deleted. */
+const SEEDED_MARKER = 'seeded';
+
+/** Composition root: directory (embedded or external) → store → service → API → HTTP server. */
+export async function startService(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningService> {
+  let slapd: RunningSlapd | undefined;
+  if (!config.ldapUrl) {
+    slapd = await startSlapd({ dataDir: config.dataDir, suffix: config.baseDn, port: config.embeddedLdapPort });
+    log.info({ url: slapd.url, dataDir: config.dataDir }, 'embedded slapd started');
+  }
+  const directory = new Directory({
+    url: slapd?.url ?? (config.ldapUrl as string),
+    bindDn: slapd?.bindDn ?? config.ldapBindDn,
+    bindPassword: slapd?.password ?? config.ldapBindPassword,
+    baseDn: config.baseDn,
+    poolSize: config.ldapPoolSize,
+    connectTimeoutMs: config.ldapConnectTimeoutMs,
+    operationTimeoutMs: config.ldapOperationTimeoutMs,
+  });
+  try {
+    if (slapd && !existsSync(join(config.dataDir, SEEDED_MARKER))) {
+      const report = await seed(directory, await readLdifFiles(STANDARD_LDIF));
+      await writeFile(join(config.dataDir, SEEDED_MARKER), `${new Date().toISOString()}\n`);
+      log.info({ added: report.added.length, unchanged: report.unchanged.length }, 'standard definitions seeded');
+    }
+
+    const devKey = !config.jwtPublicKeyFile;
+    const publicKey = config.jwtPublicKeyFile
+      ? await readFile(config.jwtPublicKeyFile, 'utf8')
+      : (await devKeyPair(config.dataDir)).publicKey;
+    if (devKey && config.ldapUrl) {
+      log.warn('JWT_PUBLIC_KEY_FILE is not set: bearer tokens are verified with the development key in DATA_DIR');
+    }
+
+    const store = new LdapAttributeStore(directory);
+    const service = new AttributeService(store, new LdapPersonSchema(directory, config.personObjectClasses), {
+      maxPageSize: config.maxPageSize,
+      schemaCheck: config.schemaCheck,
+    });
+    const verifier = new TokenVerifier({
+      publicKey,
+      algorithms: config.jwtAlgorithms,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+    });
+    const document = loadOpenApiDocument();
+    const api = await createApi({ document, service, verifier });
+    const app = createApp({
+      api,
+      document,
+      log,
+      directoryReady: async () => {
+        await directory.run((c) => c.search(store.container, { scope: 'base', attributes: ['1.1'] }));
+      },
+    });
+
+    const server = app.listen(config.port, config.host);
+    await new Promise<void>((done, fail) => server.once('listening', done).once('error', fail));
+    const { port } = server.address() as AddressInfo;
+    const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+    return {
+      url: `http://${host}:${port}`,
+      server,
+      directory,
+      slapd,
+      devKey,
+      async close() {
+        await new Promise<void>((done) => server.close(() => done()));
+        await directory.close();
+        await slapd?.stop();
+      },
+    };
+  } catch (error) {
+    await directory.close();
+    await slapd?.stop();
+    throw error;
+  }
+}
