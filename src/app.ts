@@ -16,7 +16,6 @@ export interface AppDependencies {
 
 interface HttpError extends Error {
   status?: number;
-  expose?: boolean;
 }
 
 /** The only place errors become responses: ApiError bodies, generic text for anything unexpected. */
@@ -33,7 +32,7 @@ function errorBodies(log: Logger): Koa.Middleware {
         return;
       }
       const httpError = error as HttpError;
-      if (httpError.expose && httpError.status && httpError.status < 500) {
+      if (httpError.status && httpError.status >= 400 && httpError.status < 500) {
         // Body parser refusals: too large (413), malformed JSON (400), bad charset (415).
         ctx.status = httpError.status;
         ctx.body = { code: String(httpError.status), message: bodyProblem(httpError.status) };
@@ -97,8 +96,8 @@ export function createApp({ api, document, log, directoryReady }: AppDependencie
   app.use(errorBodies(log));
   app.use(
     bodyParser({
+      // The default JSON types include application/json-patch+json.
       enableTypes: ['json'],
-      extendTypes: { json: ['application/json-patch+json'] },
       jsonLimit: '256kb',
       encoding: 'utf-8',
     }),

@@ -1,5 +1,5 @@
 import Ajv from 'ajv';
-import type { ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Context as KoaContext } from 'koa';
 import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
 import type { Operation as PatchOperation } from 'fast-json-patch';
@@ -47,6 +47,23 @@ export async function createApi({ document, service, verifier }: ApiDependencies
     customizeAjv: (ajv, options, context) =>
       context === 'requestBodyValidator' ? new Ajv.default({ ...options, coerceTypes: true }) : ajv,
   });
+
+  // openapi-backend validates application/json bodies only; JSON Patch bodies get the same treatment here,
+  // from the same document.
+  const otherJsonBodies = new Map<string, ValidateFunction>();
+  const bodyAjv = new Ajv.default({ strict: false });
+  const checkOtherJsonBody = (c: Context) => {
+    const content = c.operation.requestBody && 'content' in c.operation.requestBody ? c.operation.requestBody.content : {};
+    if (content['application/json']) return;
+    const media = Object.entries(content).find(([type]) => type.endsWith('+json'));
+    if (!media?.[1].schema) return;
+    let validate = otherJsonBodies.get(c.operation.operationId ?? '');
+    if (!validate) {
+      validate = bodyAjv.compile({ type: 'object', properties: { requestBody: media[1].schema }, required: ['requestBody'] });
+      otherJsonBodies.set(c.operation.operationId ?? '', validate);
+    }
+    if (!validate({ requestBody: c.request.requestBody })) throw describeViolation(validate.errors);
+  };
 
   const checkShape = (body: unknown) => {
     const result = api.validateRequest(
@@ -105,6 +122,7 @@ export async function createApi({ document, service, verifier }: ApiDependencies
       const accepted = body && 'content' in body ? Object.keys(body.content) : [];
       if (accepted.length > 0 && !ctx.is(accepted)) throw new UnsupportedMediaTypeError(accepted);
     },
+    preOperationHandler: (c: Context) => checkOtherJsonBody(c),
     validationFail: (c: Context) => {
       throw describeViolation(c.validation.errors);
     },

@@ -1,0 +1,212 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import jwt from 'jsonwebtoken';
+import { Client, NoSuchObjectError } from 'ldapts';
+import { OpenAPIBackend } from 'openapi-backend';
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../src/config.js';
+import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
+import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
+import { API_ROOT, loadOpenApiDocument } from '../../src/http/openapi.js';
+import { Directory } from '../../src/ldap/directory.js';
+import { startService, type RunningService } from '../../src/server.js';
+
+export const SCOPE = {
+  read: 'https://jans.io/oauth/config/attributes.readonly',
+  write: 'https://jans.io/oauth/config/attributes.write',
+  delete: 'https://jans.io/oauth/config/attributes.delete',
+  admin: 'https://jans.io/oauth/config/attributes.admin',
+  readAll: 'https://jans.io/oauth/config/read-all',
+  writeAll: 'https://jans.io/oauth/config/write-all',
+  deleteAll: 'https://jans.io/oauth/config/delete-all',
+};
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `attr-registry-${prefix}-`));
+}
+
+/** A private slapd on a free port, seeded with the project's standard LDIF unless told otherwise. */
+export async function startTestDirectory(options: { seedFiles?: string[]; dataDir?: string } = {}) {
+  const dataDir = options.dataDir ?? (await tempDir('slapd'));
+  const slapd = await startSlapd({ dataDir, suffix: 'o=jans' });
+  const directory = adminDirectory(slapd);
+  await seed(directory, await readLdifFiles(options.seedFiles ?? STANDARD_LDIF));
+  await directory.close();
+  return {
+    slapd,
+    dataDir,
+    async stop() {
+      await slapd.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function adminDirectory(slapd: RunningSlapd): Directory {
+  return new Directory({
+    url: slapd.url,
+    bindDn: slapd.bindDn,
+    bindPassword: slapd.password,
+    baseDn: 'o=jans',
+    poolSize: 1,
+    connectTimeoutMs: 2000,
+    operationTimeoutMs: 5000,
+  });
+}
+
+/** A raw LDAP view of an entry, to check what the service really stored. */
+export async function rawEntry(slapd: RunningSlapd, dn: string): Promise<Record<string, string[]>> {
+  const client = new Client({ url: slapd.url });
+  try {
+    await client.bind(slapd.bindDn, slapd.password);
+    const { searchEntries } = await client
+      .search(dn, { scope: 'base', attributes: ['*'] })
+      .catch((error: unknown) => {
+        if (error instanceof NoSuchObjectError) return { searchEntries: [] };
+        throw error;
+      });
+    const entry = searchEntries[0];
+    if (!entry) return {};
+    return Object.fromEntries(
+      Object.entries(entry)
+        .filter(([k]) => k !== 'dn')
+        .map(([k, v]) => [k, (Array.isArray(v) ? v : [v]).map(String)]),
+    );
+  } finally {
+    await client.unbind();
+  }
+}
+
+/** Signs real RS256 tokens with a key the service under test trusts. */
+export class TokenIssuer {
+  readonly privateKey: string;
+  readonly publicKey: string;
+  constructor() {
+    const pair = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    this.privateKey = pair.privateKey;
+    this.publicKey = pair.publicKey;
+  }
+
+  token(scopes: string[] | { scp: string[] }, options: jwt.SignOptions = {}): string {
+    const claims = Array.isArray(scopes) ? { scope: scopes.join(' ') } : { scp: scopes.scp };
+    return jwt.sign({ ...claims, client_id: 'test-client' }, this.privateKey, {
+      algorithm: 'RS256',
+      subject: 'tester',
+      expiresIn: '5m',
+      ...options,
+    });
+  }
+}
+
+export interface TestApp {
+  service: RunningService;
+  issuer: TokenIssuer;
+  /** A token with every attribute scope. */
+  adminToken: string;
+  stop(): Promise<void>;
+}
+
+/** The real service on port 0 against the given slapd, trusting a fresh test key. */
+export async function startTestApp(slapd: RunningSlapd, env: Record<string, string> = {}): Promise<TestApp> {
+  const issuer = new TokenIssuer();
+  const dir = await tempDir('app');
+  const keyFile = join(dir, 'public.pem');
+  await writeFile(keyFile, issuer.publicKey);
+  const config: Config = loadConfig({
+    PORT: '0',
+    DATA_DIR: dir,
+    LDAP_URL: slapd.url,
+    LDAP_BIND_DN: slapd.bindDn,
+    LDAP_BIND_PASSWORD: slapd.password,
+    JWT_PUBLIC_KEY_FILE: keyFile,
+    LDAP_OPERATION_TIMEOUT_MS: '3000',
+    LDAP_CONNECT_TIMEOUT_MS: '1000',
+    ...env,
+  });
+  const service = await startService(config, pino({ level: process.env.TEST_LOG ?? 'silent' }));
+  return {
+    service,
+    issuer,
+    adminToken: issuer.token([SCOPE.read, SCOPE.write, SCOPE.delete]),
+    async stop() {
+      await service.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  // Tests read arbitrary JSON; the contract check below is what keeps it honest.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+}
+
+let contract: OpenAPIBackend | undefined;
+async function openApi(): Promise<OpenAPIBackend> {
+  if (!contract) {
+    contract = new OpenAPIBackend({ definition: loadOpenApiDocument(), apiRoot: API_ROOT, strict: true });
+    await contract.init();
+  }
+  return contract;
+}
+
+/**
+ * Checks a response against the OpenAPI document: the status must be documented for the operation and the
+ * body must match that status's schema. Every API call of the integration tests goes through this.
+ */
+export async function assertMatchesContract(method: string, path: string, reply: Reply): Promise<void> {
+  const api = await openApi();
+  let operation;
+  try {
+    operation = api.router.matchOperation({ method, path, headers: {} }, true);
+  } catch {
+    // Not an API operation (an unknown path): the only promise is an ApiError body.
+    expect(reply.body, `body of ${method} ${path}`).to.include.keys('code', 'message');
+    return;
+  }
+  const documented = Object.keys(operation.responses ?? {});
+  expect(documented, `status ${reply.status} of ${operation.operationId} is documented`).to.include(String(reply.status));
+  if (reply.status === 204 || reply.status === 304) return;
+  const result = api.validator.validateResponse(reply.body, operation, reply.status);
+  expect(result.errors ?? [], `${operation.operationId} ${reply.status} body matches the contract`).to.deep.equal([]);
+}
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  /** Raw body text, sent as is. */
+  rawBody?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/** An HTTP call to the service, validated against the contract. `path` is relative to the API root. */
+export async function call(app: TestApp, method: string, path: string, options: CallOptions = {}): Promise<Reply> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined) {
+    headers['content-type'] =
+      options.contentType ?? (method === 'PATCH' ? 'application/json-patch+json' : 'application/json');
+  }
+  const response = await fetch(`${app.service.url}${API_ROOT}${path}`, { method, headers, body });
+  const text = await response.text();
+  const reply: Reply = { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+  await assertMatchesContract(method, `${API_ROOT}${path.split('?')[0]}`, reply);
+  return reply;
+}
+
+/** A name no other test uses. */
+export function uniqueName(prefix = 't'): string {
+  return `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+}
