@@ -16,6 +16,8 @@ export interface Config {
   ldapBindPassword: string;
   /** Base of the tree (LDAP_BASE_DN, default o=jans). */
   baseDn: string;
+  /** The slapd program for the embedded directory (SLAPD_PATH, default: found in the usual places). */
+  slapdPath?: string;
   /** Loopback port of the embedded slapd (EMBEDDED_LDAP_PORT, default: a free one). */
   embeddedLdapPort?: number;
   /** Open connections to the directory (LDAP_POOL_SIZE, default 4). */
@@ -84,6 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ldapBindDn: text('LDAP_BIND_DN') ?? '',
     ldapBindPassword: env.LDAP_BIND_PASSWORD ?? '',
     baseDn: text('LDAP_BASE_DN') ?? 'o=jans',
+    slapdPath: text('SLAPD_PATH'),
     embeddedLdapPort: text('EMBEDDED_LDAP_PORT') ? int('EMBEDDED_LDAP_PORT', 0, 1, 65535) : undefined,
     ldapPoolSize: int('LDAP_POOL_SIZE', 4, 1, 64),
     ldapConnectTimeoutMs: int('LDAP_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),

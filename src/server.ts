@@ -35,7 +35,12 @@ const SEEDED_MARKER = 'seeded';
 export async function startService(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningService> {
   let slapd: RunningSlapd | undefined;
   if (!config.ldapUrl) {
-    slapd = await startSlapd({ dataDir: config.dataDir, suffix: config.baseDn, port: config.embeddedLdapPort });
+    slapd = await startSlapd({
+      dataDir: config.dataDir,
+      suffix: config.baseDn,
+      port: config.embeddedLdapPort,
+      slapdPath: config.slapdPath,
+    });
     log.info({ url: slapd.url, dataDir: config.dataDir }, 'embedded slapd started');
   }
   const directory = new Directory({

@@ -31,7 +31,7 @@ try {
   if (!url) {
     url = await runningSlapdUrl(config.dataDir);
     if (!url) {
-      slapd = await startSlapd({ dataDir: config.dataDir, suffix: config.baseDn });
+      slapd = await startSlapd({ dataDir: config.dataDir, suffix: config.baseDn, slapdPath: config.slapdPath });
       url = slapd.url;
     }
     bindDn = `cn=admin,${config.baseDn}`;

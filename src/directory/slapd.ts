@@ -28,6 +28,8 @@ export interface SlapdOptions {
   suffix: string;
   /** Loopback port; a free one is picked when left out. */
   port?: number;
+  /** The slapd program; looked for in the usual places when left out. */
+  slapdPath?: string;
 }
 
 export interface RunningSlapd {
@@ -175,8 +177,8 @@ async function waitUntilServing(url: string, child: ChildProcess, stderr: () => 
  * mdb database under `dataDir`. Used by `npm start` (embedded mode), the tests and the benchmarks.
  */
 export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
-  const slapd = findSlapd();
-  if (!slapd) throw new SlapdError(INSTALL_HINT);
+  const slapd = options.slapdPath ?? findSlapd();
+  if (!slapd || !existsSync(slapd)) throw new SlapdError(INSTALL_HINT);
   const dataDir = resolve(options.dataDir);
   const configDir = join(dataDir, 'slapd.d');
   const runDir = join(dataDir, 'run');

@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { parseLdif } from '../../src/directory/ldif.js';
+import { call, rawEntry, startTestApp, startTestDirectory, type TestApp } from './harness.js';
+
+/** Janssen's own seed, as a real Janssen deployment writes it (interop data kept outside the project). */
+const JANSSEN_LDIF = fileURLToPath(new URL('../../../shared/reference/janssen/attributes.ldif', import.meta.url));
+const BASE_LDIF = fileURLToPath(new URL('../../ldif/base.ldif', import.meta.url));
+
+describe('serving a directory that Janssen made', () => {
+  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
+  let app: TestApp;
+  const reference = parseLdif(readFileSync(JANSSEN_LDIF, 'utf8'), JANSSEN_LDIF);
+  const one = (entry: (typeof reference)[number], name: string) => entry.attributes.get(name)?.[0];
+
+  before(async () => {
+    directory = await startTestDirectory({ seedFiles: [BASE_LDIF, JANSSEN_LDIF] });
+    app = await startTestApp(directory.slapd);
+  });
+  after(async () => {
+    await app?.stop();
+    await directory?.stop();
+  });
+
+  it('lists all 71 of Janssen’s definitions with their values', async () => {
+    const { body } = await call(app, 'GET', '/attributes?limit=200', { token: app.adminToken });
+    expect(reference).to.have.length(71);
+    expect(body.totalEntriesCount).to.equal(71);
+    const byInum = new Map(body.entries.map((e: { inum: string }) => [e.inum, e]));
+    for (const entry of reference) {
+      const served = byInum.get(one(entry, 'inum') ?? '') as Record<string, unknown>;
+      expect(served, entry.dn).to.not.equal(undefined);
+      const expected = {
+        dn: entry.dn,
+        name: one(entry, 'jansAttrName'),
+        displayName: one(entry, 'displayName'),
+        description: one(entry, 'description'),
+        claimName: one(entry, 'jansClaimName'),
+        dataType: one(entry, 'jansAttrTyp'),
+        status: one(entry, 'jansStatus'),
+        origin: one(entry, 'jansAttrOrigin'),
+        urn: one(entry, 'urn'),
+        saml1Uri: one(entry, 'jansSAML1URI'),
+        saml2Uri: one(entry, 'jansSAML2URI'),
+        oxMultiValuedAttribute: one(entry, 'jansMultivaluedAttr') === 'true',
+      };
+      const present = Object.fromEntries(Object.entries(expected).filter(([, v]) => v !== undefined));
+      expect(served, entry.dn).to.include(present);
+      for (const [field, value] of Object.entries(expected)) {
+        if (value === undefined) expect(served, entry.dn).to.not.have.property(field);
+      }
+      expect(served.editType, entry.dn).to.have.members(entry.attributes.get('jansAttrEditTyp') ?? []);
+      expect(served.viewType, entry.dn).to.have.members(entry.attributes.get('jansAttrViewTyp') ?? []);
+    }
+    expect((byInum.get('5039') as Record<string, unknown>).scimCustomAttr).to.equal(true);
+    expect((byInum.get('CACA') as Record<string, unknown>).attributeValidation).to.deep.equal({ maxLength: 2048 });
+  });
+
+  it('finds what Janssen’s data promises: 14 for edu, 37 active, 34 inactive', async () => {
+    const count = async (q: string) => (await call(app, 'GET', `/attributes?${q}`, { token: app.adminToken })).body.totalEntriesCount;
+    expect(await count('pattern=edu')).to.equal(14);
+    expect(await count('status=active')).to.equal(37);
+    expect(await count('status=inactive')).to.equal(34);
+    expect(await count('pattern=city')).to.equal(1);
+  });
+
+  it('replaces a Janssen entry without losing the LDAP attributes it does not map', async () => {
+    const token = app.adminToken;
+    const entry = (await call(app, 'GET', '/attributes/4CF1', { token })).body;
+    const reply = await call(app, 'PUT', '/attributes', { token, body: { ...entry, displayName: 'Admin UI role' } });
+    expect(reply.status).to.equal(200);
+    const raw = await rawEntry(directory.slapd, entry.dn);
+    expect(raw.jansAttrSystemEditTyp).to.have.members(['admin', 'user']);
+    expect(raw.displayName).to.deep.equal(['Admin UI role']);
+    expect(raw.jansMultivaluedAttr).to.deep.equal(['TRUE']);
+  });
+});
