@@ -27,8 +27,13 @@ function errorBodies(log: Logger): Koa.Middleware {
       if (error instanceof AppError) {
         ctx.status = error.status;
         ctx.set(error.headers);
-        ctx.body = { code: error.code, message: error.message, ...(error.description ? { description: error.description } : {}) };
-        if (!error.expose) log.warn({ err: error.cause ?? error, operationId: ctx.state.operationId }, error.message);
+        ctx.body = {
+          code: error.code,
+          message: error.message,
+          ...(error.description ? { description: error.description } : {}),
+        };
+        if (!error.expose)
+          log.warn({ err: error.cause ?? error, operationId: ctx.state.operationId }, error.message);
         return;
       }
       const httpError = error as HttpError;

@@ -44,7 +44,17 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-const ASYMMETRIC: Algorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
+const ASYMMETRIC: Algorithm[] = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const text = (key: string) => {
@@ -63,18 +73,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const bool = (key: string, fallback: boolean) => {
     const raw = text(key)?.toLowerCase();
     if (raw === undefined) return fallback;
-    if (!['true', 'false', '1', '0'].includes(raw)) throw new ConfigError(`${key} must be true or false, not "${raw}"`);
+    if (!['true', 'false', '1', '0'].includes(raw))
+      throw new ConfigError(`${key} must be true or false, not "${raw}"`);
     return raw === 'true' || raw === '1';
   };
 
   const ldapUrl = text('LDAP_URL');
-  if (ldapUrl && !/^ldaps?:\/\//.test(ldapUrl)) throw new ConfigError(`LDAP_URL must start with ldap:// or ldaps://`);
-  if (ldapUrl && !text('LDAP_BIND_DN')) throw new ConfigError('LDAP_URL is set, so LDAP_BIND_DN must be set too');
+  if (ldapUrl && !/^ldaps?:\/\//.test(ldapUrl))
+    throw new ConfigError(`LDAP_URL must start with ldap:// or ldaps://`);
+  if (ldapUrl && !text('LDAP_BIND_DN'))
+    throw new ConfigError('LDAP_URL is set, so LDAP_BIND_DN must be set too');
 
   const algorithms = (text('JWT_ALGORITHMS') ?? 'RS256').split(',').map((a) => a.trim()) as Algorithm[];
   for (const algorithm of algorithms) {
     if (!ASYMMETRIC.includes(algorithm)) {
-      throw new ConfigError(`JWT_ALGORITHMS may list only ${ASYMMETRIC.join(', ')}; "${algorithm}" is not one of them`);
+      throw new ConfigError(
+        `JWT_ALGORITHMS may list only ${ASYMMETRIC.join(', ')}; "${algorithm}" is not one of them`,
+      );
     }
   }
 

@@ -9,7 +9,10 @@ async function main(): Promise<void> {
   const log = pino({ level: config.logLevel });
   const service = await startService(config, log);
 
-  log.info({ url: service.url, directory: service.slapd?.url ?? config.ldapUrl }, 'attribute registry listening');
+  log.info(
+    { url: service.url, directory: service.slapd?.url ?? config.ldapUrl },
+    'attribute registry listening',
+  );
   if (service.devKey) {
     const dataDir = process.env.DATA_DIR ? `DATA_DIR=${process.env.DATA_DIR} ` : '';
     process.stdout.write(

@@ -32,7 +32,10 @@ export interface RunningService {
 const SEEDED_MARKER = 'seeded';
 
 /** Composition root: directory (embedded or external) → store → service → API → HTTP server. */
-export async function startService(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  log: Logger = pino({ level: config.logLevel }),
+): Promise<RunningService> {
   let slapd: RunningSlapd | undefined;
   if (!config.ldapUrl) {
     slapd = await startSlapd({
@@ -56,7 +59,10 @@ export async function startService(config: Config, log: Logger = pino({ level: c
     if (slapd && !existsSync(join(config.dataDir, SEEDED_MARKER))) {
       const report = await seed(directory, await readLdifFiles(STANDARD_LDIF));
       await writeFile(join(config.dataDir, SEEDED_MARKER), `${new Date().toISOString()}\n`);
-      log.info({ added: report.added.length, unchanged: report.unchanged.length }, 'standard definitions seeded');
+      log.info(
+        { added: report.added.length, unchanged: report.unchanged.length },
+        'standard definitions seeded',
+      );
     }
 
     const devKey = !config.jwtPublicKeyFile;
@@ -64,7 +70,9 @@ export async function startService(config: Config, log: Logger = pino({ level: c
       ? await readFile(config.jwtPublicKeyFile, 'utf8')
       : (await devKeyPair(config.dataDir)).publicKey;
     if (devKey && config.ldapUrl) {
-      log.warn('JWT_PUBLIC_KEY_FILE is not set: bearer tokens are verified with the development key in DATA_DIR');
+      log.warn(
+        'JWT_PUBLIC_KEY_FILE is not set: bearer tokens are verified with the development key in DATA_DIR',
+      );
     }
 
     const store = new LdapAttributeStore(directory);

@@ -1,6 +1,14 @@
 import { BadRequestError } from '../errors.js';
 
-export const DATA_TYPES = ['string', 'numeric', 'boolean', 'binary', 'certificate', 'generalizedTime', 'json'];
+export const DATA_TYPES = [
+  'string',
+  'numeric',
+  'boolean',
+  'binary',
+  'certificate',
+  'generalizedTime',
+  'json',
+];
 export const STATUSES = ['active', 'inactive', 'expired', 'register'];
 export const ROLES = ['admin', 'owner', 'manager', 'user', 'whitePages'];
 export const USAGE_TYPES = ['openid'];
@@ -23,7 +31,12 @@ export const STRING_FIELDS = [
   'tooltip',
 ] as const;
 export const LIST_FIELDS = ['editType', 'viewType', 'usageType'] as const;
-export const BOOLEAN_FIELDS = ['scimCustomAttr', 'oxMultiValuedAttribute', 'jansHideOnDiscovery', 'required'] as const;
+export const BOOLEAN_FIELDS = [
+  'scimCustomAttr',
+  'oxMultiValuedAttribute',
+  'jansHideOnDiscovery',
+  'required',
+] as const;
 
 export type StringField = (typeof STRING_FIELDS)[number];
 export type ListField = (typeof LIST_FIELDS)[number];
@@ -119,7 +132,8 @@ export function readDefinition(body: Record<string, unknown>, inum: string): Att
   for (const field of STRING_FIELDS) {
     const value = body[field];
     if (isAbsent(value)) continue;
-    if (typeof value !== 'string') throw new BadRequestError(`Invalid value for ${field}`, `${field} must be text`);
+    if (typeof value !== 'string')
+      throw new BadRequestError(`Invalid value for ${field}`, `${field} must be text`);
     const allowed = ENUMS[field];
     def[field] = allowed ? canonical(field, value, allowed) : value;
   }
@@ -140,7 +154,8 @@ export function readDefinition(body: Record<string, unknown>, inum: string): Att
   for (const field of BOOLEAN_FIELDS) {
     const value = aliased[field];
     if (isAbsent(value)) continue;
-    if (typeof value !== 'boolean') throw new BadRequestError(`Invalid value for ${field}`, `${field} must be true or false`);
+    if (typeof value !== 'boolean')
+      throw new BadRequestError(`Invalid value for ${field}`, `${field} must be true or false`);
     def[field] = value;
   }
   const validation = readValidation(body.attributeValidation);
@@ -155,7 +170,10 @@ export function readDefinition(body: Record<string, unknown>, inum: string): Att
 function readValidation(value: unknown): AttributeValidation | undefined {
   if (isAbsent(value)) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new BadRequestError('Invalid value for attributeValidation', 'attributeValidation must be an object');
+    throw new BadRequestError(
+      'Invalid value for attributeValidation',
+      'attributeValidation must be an object',
+    );
   }
   const v = value as Record<string, unknown>;
   const out: AttributeValidation = {};

@@ -97,11 +97,17 @@ export function parseListQuery(params: ListParams, maxLimit: number): ListQuery 
   }
   const startIndex = params.startIndex ?? 0;
   if (!Number.isInteger(startIndex) || startIndex < 0) {
-    throw new BadRequestError('Invalid query parameter startIndex', 'startIndex must be a whole number, 0 or more');
+    throw new BadRequestError(
+      'Invalid query parameter startIndex',
+      'startIndex must be a whole number, 0 or more',
+    );
   }
   const sortBy = params.sortBy || 'inum';
   if (!SORTABLE_FIELDS.has(sortBy)) {
-    throw new BadRequestError('Invalid query parameter sortBy', `sortBy must be a field of JansAttribute, not '${sortBy}'`);
+    throw new BadRequestError(
+      'Invalid query parameter sortBy',
+      `sortBy must be a field of JansAttribute, not '${sortBy}'`,
+    );
   }
   const sortOrder = canonical('sortOrder', params.sortOrder || 'ascending', ['ascending', 'descending']);
   const status = canonical('status', params.status || 'all', ['all', 'active', 'inactive']);
@@ -112,13 +118,21 @@ export function parseListQuery(params: ListParams, maxLimit: number): ListQuery 
     .map((t) => t.trim())
     .filter((t) => t.length > 0);
   if (tokens.length > 0) {
-    conditions.push({ kind: 'any', of: tokens.map((text) => ({ kind: 'contains', fields: PATTERN_FIELDS, text })) });
+    conditions.push({
+      kind: 'any',
+      of: tokens.map((text) => ({ kind: 'contains', fields: PATTERN_FIELDS, text })),
+    });
   }
   if (status !== 'all') conditions.push({ kind: 'equals', field: 'status', value: status });
   conditions.push(...parseFieldValuePairs(params.fieldValuePair ?? ''));
 
   return {
-    where: conditions.length === 0 ? undefined : conditions.length === 1 ? conditions[0] : { kind: 'all', of: conditions },
+    where:
+      conditions.length === 0
+        ? undefined
+        : conditions.length === 1
+          ? conditions[0]
+          : { kind: 'all', of: conditions },
     sortBy,
     descending: sortOrder === 'descending',
     startIndex,
@@ -136,7 +150,10 @@ function parseFieldValuePairs(text: string): Condition[] {
     const field = (at < 0 ? pair : pair.slice(0, at)).trim();
     const value = at < 0 ? '' : pair.slice(at + 1).trim();
     if (value === '') {
-      throw new BadRequestError('Invalid query parameter fieldValuePair', `'${field}' needs a value: use field=value`);
+      throw new BadRequestError(
+        'Invalid query parameter fieldValuePair',
+        `'${field}' needs a value: use field=value`,
+      );
     }
     return fieldCondition(field, value);
   });
@@ -158,9 +175,17 @@ function fieldCondition(field: string, value: string): Condition {
     // An absent flag reads as false, so "false" must also match entries that do not carry it.
     return isTrue() ? condition : { kind: 'not', of: condition };
   }
-  if (field === 'inum' || (STRING_FIELDS as readonly string[]).includes(field) || (LIST_FIELDS as readonly string[]).includes(field)) {
+  if (
+    field === 'inum' ||
+    (STRING_FIELDS as readonly string[]).includes(field) ||
+    (LIST_FIELDS as readonly string[]).includes(field)
+  ) {
     const allowed = field === 'inum' ? undefined : enumOf(field as (typeof STRING_FIELDS)[number]);
-    return { kind: 'equals', field: field as StoredField, value: allowed ? canonical(field, value, allowed) : value };
+    return {
+      kind: 'equals',
+      field: field as StoredField,
+      value: allowed ? canonical(field, value, allowed) : value,
+    };
   }
   throw bad(`'${field}' is not a field that can be searched by value`);
 }

@@ -63,7 +63,10 @@ export class AttributeService {
   async replace(body: Record<string, unknown>): Promise<StoredAttribute> {
     const inum = body.inum;
     if (typeof inum !== 'string' || inum === '') {
-      throw new BadRequestError('A required attribute is missing.', 'The attribute inum is required for this operation');
+      throw new BadRequestError(
+        'A required attribute is missing.',
+        'The attribute inum is required for this operation',
+      );
     }
     const current = await this.get(inum);
     return this.write(current, body);
@@ -96,7 +99,10 @@ export class AttributeService {
       if (!(error instanceof JsonPatchError)) throw error;
       const at = `operation ${error.index ?? 0}`;
       if (error.name === 'TEST_OPERATION_FAILED') {
-        throw new ConflictError('JSON Patch test failed', `The test in ${at} does not hold; nothing was changed`);
+        throw new ConflictError(
+          'JSON Patch test failed',
+          `The test in ${at} does not hold; nothing was changed`,
+        );
       }
       throw new BadRequestError(`Invalid patch ${at}`, patchProblem(error.name));
     }

@@ -67,9 +67,18 @@ function describe(error: unknown): string {
 /** Scopes from `scope` (space-separated, RFC 8693) or `scp` (an array, as some servers issue). */
 function scopesOf(claims: jwt.JwtPayload): Set<string> {
   const scopes = new Set<string>();
-  if (typeof claims.scope === 'string') claims.scope.split(' ').filter(Boolean).forEach((s) => scopes.add(s));
-  if (Array.isArray(claims.scp)) claims.scp.filter((s) => typeof s === 'string').forEach((s) => scopes.add(s));
-  if (typeof claims.scp === 'string') claims.scp.split(' ').filter(Boolean).forEach((s) => scopes.add(s));
+  if (typeof claims.scope === 'string')
+    claims.scope
+      .split(' ')
+      .filter(Boolean)
+      .forEach((s) => scopes.add(s));
+  if (Array.isArray(claims.scp))
+    claims.scp.filter((s) => typeof s === 'string').forEach((s) => scopes.add(s));
+  if (typeof claims.scp === 'string')
+    claims.scp
+      .split(' ')
+      .filter(Boolean)
+      .forEach((s) => scopes.add(s));
   return scopes;
 }
 

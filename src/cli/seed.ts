@@ -31,7 +31,11 @@ try {
   if (!url) {
     url = await runningSlapdUrl(config.dataDir);
     if (!url) {
-      slapd = await startSlapd({ dataDir: config.dataDir, suffix: config.baseDn, slapdPath: config.slapdPath });
+      slapd = await startSlapd({
+        dataDir: config.dataDir,
+        suffix: config.baseDn,
+        slapdPath: config.slapdPath,
+      });
       url = slapd.url;
     }
     bindDn = `cn=admin,${config.baseDn}`;
@@ -56,7 +60,9 @@ try {
     await directory.close();
   }
 } catch (error) {
-  process.stderr.write(`${error instanceof LdifSyntaxError ? 'malformed LDIF: ' : ''}${(error as Error).message}\n`);
+  process.stderr.write(
+    `${error instanceof LdifSyntaxError ? 'malformed LDIF: ' : ''}${(error as Error).message}\n`,
+  );
   process.exitCode = 1;
 } finally {
   await slapd?.stop();

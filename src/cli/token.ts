@@ -4,7 +4,9 @@ import { devKeyPair } from '../auth/dev-keys.js';
 import { loadConfig } from '../config.js';
 
 /** Every scope of the attribute operations, granted when no --scope is given. */
-const ATTRIBUTE_SCOPES = ['readonly', 'write', 'delete'].map((s) => `https://jans.io/oauth/config/attributes.${s}`);
+const ATTRIBUTE_SCOPES = ['readonly', 'write', 'delete'].map(
+  (s) => `https://jans.io/oauth/config/attributes.${s}`,
+);
 
 const { values } = parseArgs({
   options: {

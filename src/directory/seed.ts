@@ -27,7 +27,13 @@ export async function readLdifFiles(files: string[]): Promise<LdifEntry[]> {
 function normalised(attributes: Iterable<[string, string[]]>): Map<string, string> {
   const out = new Map<string, string>();
   for (const [name, values] of attributes) {
-    out.set(name.toLowerCase(), values.map((v) => v.toLowerCase()).sort().join('\u0000'));
+    out.set(
+      name.toLowerCase(),
+      values
+        .map((v) => v.toLowerCase())
+        .sort()
+        .join('\u0000'),
+    );
   }
   return out;
 }
@@ -50,7 +56,9 @@ function sameContent(ldif: LdifEntry, entry: Entry): boolean {
 export async function seed(directory: Directory, entries: LdifEntry[]): Promise<SeedReport> {
   const schema = await readSubschema(directory);
   const booleans = new Set(
-    schema.attributeTypes.filter((t) => t.syntax === BOOLEAN_SYNTAX).flatMap((t) => t.names.map((n) => n.toLowerCase())),
+    schema.attributeTypes
+      .filter((t) => t.syntax === BOOLEAN_SYNTAX)
+      .flatMap((t) => t.names.map((n) => n.toLowerCase())),
   );
   const report: SeedReport = { added: [], unchanged: [], different: [] };
   for (const ldif of entries) {

@@ -62,7 +62,9 @@ export async function freePort(): Promise<number> {
     server.on('error', fail);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? done(address.port) : fail(new Error('no port')),
+      );
     });
   });
 }
@@ -74,7 +76,13 @@ function ssha(password: string): string {
   return `{SSHA}${Buffer.concat([digest, salt]).toString('base64')}`;
 }
 
-function configLdif(options: { dataDir: string; suffix: string; bindDn: string; configDn: string; password: string }): string {
+function configLdif(options: {
+  dataDir: string;
+  suffix: string;
+  bindDn: string;
+  configDn: string;
+  password: string;
+}): string {
   const hash = ssha(options.password);
   const includes = [
     ...SYSTEM_SCHEMAS.map((f) => join(SYSTEM_SCHEMA_DIR, f)),
@@ -203,7 +211,9 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
     });
     await rm(ldifFile, { force: true });
     if (slapadd.status !== 0) {
-      throw new SlapdError(`could not create the slapd configuration: ${slapadd.stderr || slapadd.error?.message}`);
+      throw new SlapdError(
+        `could not create the slapd configuration: ${slapadd.stderr || slapadd.error?.message}`,
+      );
     }
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
     await chmod(passwordFile, 0o600);

@@ -22,12 +22,17 @@ export function describeViolation(errors: ErrorObject[] | null | undefined): Bad
   if (!first) return new BadRequestError('Invalid request');
   const path = first.instancePath.split('/').filter(Boolean);
   const [where = '', ...rest] = path;
-  const missing = first.keyword === 'required' ? (first.params as { missingProperty?: string }).missingProperty : undefined;
+  const missing =
+    first.keyword === 'required' ? (first.params as { missingProperty?: string }).missingProperty : undefined;
   const name = [...rest, ...(missing ? [missing] : [])].join('.');
   const place = where === 'query' ? 'query parameter' : where === 'path' ? 'path parameter' : 'field';
-  if (where === 'requestBody' && name === '') return new BadRequestError('Invalid request body', `The body ${first.message}`);
+  if (where === 'requestBody' && name === '')
+    return new BadRequestError('Invalid request body', `The body ${first.message}`);
   if (missing) {
-    return new BadRequestError('A required attribute is missing.', `The ${place} ${name} is required for this operation`);
+    return new BadRequestError(
+      'A required attribute is missing.',
+      `The ${place} ${name} is required for this operation`,
+    );
   }
   return new BadRequestError(`Invalid ${place} ${name}`, `${name} ${first.message ?? 'is not valid'}`);
 }
@@ -53,13 +58,18 @@ export async function createApi({ document, service, verifier }: ApiDependencies
   const otherJsonBodies = new Map<string, ValidateFunction>();
   const bodyAjv = new Ajv.default({ strict: false });
   const checkOtherJsonBody = (c: Context) => {
-    const content = c.operation.requestBody && 'content' in c.operation.requestBody ? c.operation.requestBody.content : {};
+    const content =
+      c.operation.requestBody && 'content' in c.operation.requestBody ? c.operation.requestBody.content : {};
     if (content['application/json']) return;
     const media = Object.entries(content).find(([type]) => type.endsWith('+json'));
     if (!media?.[1].schema) return;
     let validate = otherJsonBodies.get(c.operation.operationId ?? '');
     if (!validate) {
-      validate = bodyAjv.compile({ type: 'object', properties: { requestBody: media[1].schema }, required: ['requestBody'] });
+      validate = bodyAjv.compile({
+        type: 'object',
+        properties: { requestBody: media[1].schema },
+        required: ['requestBody'],
+      });
       otherJsonBodies.set(c.operation.operationId ?? '', validate);
     }
     if (!validate({ requestBody: c.request.requestBody })) throw describeViolation(validate.errors);
@@ -67,7 +77,12 @@ export async function createApi({ document, service, verifier }: ApiDependencies
 
   const checkShape = (body: unknown) => {
     const result = api.validateRequest(
-      { method: 'put', path: `${API_ROOT}/attributes`, body, headers: { 'content-type': 'application/json' } },
+      {
+        method: 'put',
+        path: `${API_ROOT}/attributes`,
+        body,
+        headers: { 'content-type': 'application/json' },
+      },
       'put-attributes',
     );
     if (!result.valid) throw describeViolation(result.errors);

@@ -58,7 +58,9 @@ export const LDAP_NAMES: Record<StoredField, string> = {
   attributeValidation: 'jansValidation',
 };
 
-const FIELD_BY_LDAP_NAME = new Map(Object.entries(LDAP_NAMES).map(([field, ldap]) => [ldap.toLowerCase(), field]));
+const FIELD_BY_LDAP_NAME = new Map(
+  Object.entries(LDAP_NAMES).map(([field, ldap]) => [ldap.toLowerCase(), field]),
+);
 
 /**
  * `jansRequired` is not in Janssen's jansAttr object class; this project's auxiliary class allows it.
@@ -80,7 +82,9 @@ export class LdapAttributeStore implements AttributeStore {
   }
 
   async list(query: ListQuery): Promise<Page> {
-    const filter = query.where ? new AndFilter({ filters: [IS_DEFINITION, toFilter(query.where)] }) : IS_DEFINITION;
+    const filter = query.where
+      ? new AndFilter({ filters: [IS_DEFINITION, toFilter(query.where)] })
+      : IS_DEFINITION;
     const entries = await this.search(filter);
     return sortAndPage(entries, query);
   }
@@ -99,7 +103,9 @@ export class LdapAttributeStore implements AttributeStore {
 
   findByName(name: string): Promise<StoredAttribute[]> {
     return this.search(
-      new AndFilter({ filters: [IS_DEFINITION, new EqualityFilter({ attribute: LDAP_NAMES.name, value: name })] }),
+      new AndFilter({
+        filters: [IS_DEFINITION, new EqualityFilter({ attribute: LDAP_NAMES.name, value: name })],
+      }),
     );
   }
 
@@ -193,7 +199,13 @@ function toLdapValues(d: AttributeDefinition): [string, string[]][] {
   }
   const v = d.attributeValidation;
   // Janssen stores all three keys, with nulls for the ones not set.
-  const json = v && JSON.stringify({ minLength: v.minLength ?? null, maxLength: v.maxLength ?? null, regexp: v.regexp ?? '' });
+  const json =
+    v &&
+    JSON.stringify({
+      minLength: v.minLength ?? null,
+      maxLength: v.maxLength ?? null,
+      regexp: v.regexp ?? '',
+    });
   out.push([LDAP_NAMES.attributeValidation, json ? [json] : []]);
   return out;
 }
@@ -264,13 +276,15 @@ function writeError(error: unknown, definition: AttributeDefinition): unknown {
     const field = FIELD_BY_LDAP_NAME.get(/^(\w+):/.exec(error.message)?.[1]?.toLowerCase() ?? '');
     return new BadRequestError(
       field ? `Invalid value for ${field}` : 'Invalid value',
-      field ? `The directory does not accept this ${field}${field === 'seeAlso' ? ' (it must be a DN)' : ''}` : 'The directory does not accept one of the values',
+      field
+        ? `The directory does not accept this ${field}${field === 'seeAlso' ? ' (it must be a DN)' : ''}`
+        : 'The directory does not accept one of the values',
     );
   }
   if (error instanceof ObjectClassViolationError || error instanceof UndefinedTypeError) {
     return new BadRequestError(
       'The directory schema cannot store this definition',
-      'A field is not allowed by the directory schema (for example `required` on a directory without this project\'s schema extension).',
+      "A field is not allowed by the directory schema (for example `required` on a directory without this project's schema extension).",
     );
   }
   return error;

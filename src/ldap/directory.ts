@@ -52,7 +52,10 @@ export class Directory {
       }
       return await operation(pooled.client);
     } catch (error) {
-      if (error instanceof ResultCodeError && !(error instanceof BusyError || error instanceof UnavailableError)) {
+      if (
+        error instanceof ResultCodeError &&
+        !(error instanceof BusyError || error instanceof UnavailableError)
+      ) {
         throw error;
       }
       throw new DirectoryUnavailableError(error);

@@ -40,8 +40,12 @@ describe('reading attribute definitions (real slapd, real HTTP)', () => {
     });
 
     it('matches a pattern on displayName, name and inum, and ORs comma-separated tokens', async () => {
-      expect((await list('?pattern=city')).body.entries.map((e: { inum: string }) => e.inum)).to.deep.equal(['6EEB']);
-      expect((await list('?pattern=street')).body.entries.map((e: { inum: string }) => e.inum)).to.deep.equal(['6609']);
+      expect((await list('?pattern=city')).body.entries.map((e: { inum: string }) => e.inum)).to.deep.equal([
+        '6EEB',
+      ]);
+      expect((await list('?pattern=street')).body.entries.map((e: { inum: string }) => e.inum)).to.deep.equal(
+        ['6609'],
+      );
       expect((await list('?pattern=departmentNumber')).body.totalEntriesCount).to.equal(1);
       expect((await list('?pattern=08e2')).body.entries[0].inum).to.equal('08E2');
       expect((await list('?pattern=city,street')).body.totalEntriesCount).to.equal(2);
@@ -61,7 +65,9 @@ describe('reading attribute definitions (real slapd, real HTTP)', () => {
     it('pages with a zero-based startIndex', async () => {
       const { body } = await list('?limit=3&startIndex=2');
       expect(body.start).to.equal(2);
-      expect(body.entries.map((e: { inum: string }) => e.inum)).to.deep.equal(all.slice(2, 5).map((e) => e.inum));
+      expect(body.entries.map((e: { inum: string }) => e.inum)).to.deep.equal(
+        all.slice(2, 5).map((e) => e.inum),
+      );
     });
 
     it('sorts the whole result before paging, not only the page', async () => {
@@ -83,7 +89,8 @@ describe('reading attribute definitions (real slapd, real HTTP)', () => {
     });
 
     it('filters with fieldValuePair on stored fields and on derived flags', async () => {
-      const count = (q: string) => list(`?limit=200&fieldValuePair=${encodeURIComponent(q)}`).then((r) => r.body.totalEntriesCount);
+      const count = (q: string) =>
+        list(`?limit=200&fieldValuePair=${encodeURIComponent(q)}`).then((r) => r.body.totalEntriesCount);
       expect(await count('adminCanEdit=true')).to.equal(all.filter((e) => e.adminCanEdit).length);
       expect(await count('userCanEdit=true')).to.equal(all.filter((e) => e.userCanEdit).length);
       expect(await count('userCanEdit=false')).to.equal(all.filter((e) => !e.userCanEdit).length);
@@ -170,7 +177,9 @@ describe('reading attribute definitions (real slapd, real HTTP)', () => {
     });
 
     it('serves multi-valued flags and the validation object', async () => {
-      expect((await call(app, 'GET', '/attributes/4CF1', { token })).body.oxMultiValuedAttribute).to.equal(true);
+      expect((await call(app, 'GET', '/attributes/4CF1', { token })).body.oxMultiValuedAttribute).to.equal(
+        true,
+      );
       expect((await call(app, 'GET', '/attributes/CACA', { token })).body.attributeValidation).to.deep.equal({
         maxLength: 2048,
       });
@@ -186,7 +195,9 @@ describe('reading attribute definitions (real slapd, real HTTP)', () => {
 
     for (const hostile of ['*', 'x)(inum=*', '08E2,ou=people', 'a\\b', '08E2+cn=x']) {
       it(`refuses the inum ${JSON.stringify(hostile)} with 400`, async () => {
-        const { status, body } = await call(app, 'GET', `/attributes/${encodeURIComponent(hostile)}`, { token });
+        const { status, body } = await call(app, 'GET', `/attributes/${encodeURIComponent(hostile)}`, {
+          token,
+        });
         expect(status).to.equal(400);
         expect(body.message).to.contain('inum');
       });
@@ -214,7 +225,9 @@ describe('reading attribute definitions (real slapd, real HTTP)', () => {
 
     it('accepts any one of the read scopes, from scope or scp', async () => {
       for (const scope of [SCOPE.read, SCOPE.write, SCOPE.admin, SCOPE.readAll, SCOPE.writeAll]) {
-        expect((await call(app, 'GET', '/attributes?limit=1', { token: app.issuer.token([scope]) })).status).to.equal(200);
+        expect(
+          (await call(app, 'GET', '/attributes?limit=1', { token: app.issuer.token([scope]) })).status,
+        ).to.equal(200);
       }
       const scp = app.issuer.token({ scp: [SCOPE.read] });
       expect((await call(app, 'GET', '/attributes/08E2', { token: scp })).status).to.equal(200);

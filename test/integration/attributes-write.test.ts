@@ -1,9 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { SCOPE, call, rawEntry, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+import {
+  SCOPE,
+  call,
+  rawEntry,
+  startTestApp,
+  startTestDirectory,
+  uniqueName,
+  type TestApp,
+} from './harness.js';
 
 const JANSSEN_TEST_BODY = JSON.parse(
-  readFileSync(new URL('../../../shared/reference/janssen/attribute-for-patch.json', import.meta.url), 'utf8'),
+  readFileSync(
+    new URL('../../../shared/reference/janssen/attribute-for-patch.json', import.meta.url),
+    'utf8',
+  ),
 );
 
 describe('changing attribute definitions (real slapd, real HTTP)', () => {
@@ -51,11 +62,18 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
 
   describe('POST /attributes', () => {
     it('stores Janssen’s own test body: upper-case enums, ignored keys, server-assigned inum', async () => {
-      const body = { ...JANSSEN_TEST_BODY, name: uniqueName(), inum: 'CLIENT', dn: 'inum=CLIENT,ou=attributes,o=jans' };
+      const body = {
+        ...JANSSEN_TEST_BODY,
+        name: uniqueName(),
+        inum: 'CLIENT',
+        dn: 'inum=CLIENT,ou=attributes,o=jans',
+      };
       const reply = await call(app, 'POST', '/attributes', { token, body });
       expect(reply.status).to.equal(201);
       created.push(reply.body.inum);
-      expect(reply.body.inum).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(reply.body.inum).to.match(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
       expect(reply.headers.get('location')).to.equal(`/jans-config-api/api/v1/attributes/${reply.body.inum}`);
       expect(reply.body).to.include({ dataType: 'string', status: 'active', jansHideOnDiscovery: true });
       expect(reply.body.editType).to.deep.equal(['admin', 'user']);
@@ -77,7 +95,11 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
       expect(body.attributeValidation).to.deep.equal({ minLength: 2, maxLength: 40, regexp: '^[a-z]+$' });
       const raw = await rawEntry(directory.slapd, body.dn);
       expect(raw.jansMultivaluedAttr).to.deep.equal(['TRUE']);
-      expect(JSON.parse(raw.jansValidation?.[0] ?? '')).to.deep.equal({ minLength: 2, maxLength: 40, regexp: '^[a-z]+$' });
+      expect(JSON.parse(raw.jansValidation?.[0] ?? '')).to.deep.equal({
+        minLength: 2,
+        maxLength: 40,
+        regexp: '^[a-z]+$',
+      });
     });
 
     it('stores `required` through the project’s auxiliary class, and removes both together', async () => {
@@ -95,7 +117,10 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
 
     it('refuses a name taken in any case with 409 naming the other inum', async () => {
       const first = await create();
-      const reply = await call(app, 'POST', '/attributes', { token, body: definition({ name: first.name.toUpperCase() }) });
+      const reply = await call(app, 'POST', '/attributes', {
+        token,
+        body: definition({ name: first.name.toUpperCase() }),
+      });
       expect(reply.status).to.equal(409);
       expect(reply.body.description).to.contain(first.inum);
       const seeded = await call(app, 'POST', '/attributes', { token, body: definition({ name: 'MAIL' }) });
@@ -125,9 +150,14 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
         expect(reply.status).to.equal(400);
         expect(`${reply.body.message} ${reply.body.description ?? ''}`).to.contain(named);
         if (typeof body.name === 'string') {
-          const found = await call(app, 'GET', `/attributes?fieldValuePair=${encodeURIComponent(`name=${body.name}`)}`, {
-            token,
-          });
+          const found = await call(
+            app,
+            'GET',
+            `/attributes?fieldValuePair=${encodeURIComponent(`name=${body.name}`)}`,
+            {
+              token,
+            },
+          );
           expect(found.body.totalEntriesCount).to.equal(0);
         }
       });
@@ -150,11 +180,17 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
     });
 
     it('needs a write scope', async () => {
-      const reply = await call(app, 'POST', '/attributes', { token: app.issuer.token([SCOPE.read]), body: definition() });
+      const reply = await call(app, 'POST', '/attributes', {
+        token: app.issuer.token([SCOPE.read]),
+        body: definition(),
+      });
       expect(reply.status).to.equal(403);
       expect(reply.headers.get('www-authenticate')).to.contain(SCOPE.write);
       for (const scope of [SCOPE.admin, SCOPE.writeAll]) {
-        const ok = await call(app, 'POST', '/attributes', { token: app.issuer.token([scope]), body: definition() });
+        const ok = await call(app, 'POST', '/attributes', {
+          token: app.issuer.token([scope]),
+          body: definition(),
+        });
         expect(ok.status).to.equal(201);
         created.push(ok.body.inum);
       }
@@ -163,27 +199,39 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
 
   describe('the schema check', () => {
     it('accepts a name that a person object class allows', async () => {
-      const reply = await call(checked, 'POST', '/attributes', { token: checked.adminToken, body: definition({ name: 'seeAlso' }) });
+      const reply = await call(checked, 'POST', '/attributes', {
+        token: checked.adminToken,
+        body: definition({ name: 'seeAlso' }),
+      });
       expect(reply.status).to.equal(201);
       await call(checked, 'DELETE', `/attributes/${reply.body.inum}`, { token: checked.adminToken });
     });
 
     it('refuses a name with no attribute type with 406 saying what is missing', async () => {
-      const reply = await call(checked, 'POST', '/attributes', { token: checked.adminToken, body: { ...JANSSEN_TEST_BODY } });
+      const reply = await call(checked, 'POST', '/attributes', {
+        token: checked.adminToken,
+        body: { ...JANSSEN_TEST_BODY },
+      });
       expect(reply.status).to.equal(406);
       expect(reply.body.message).to.equal("The attribute 'testAttribute' not defined in DB schema");
       expect(reply.body.description).to.contain("no attribute type named 'testAttribute'");
     });
 
     it('refuses a type that exists but that no person object class allows', async () => {
-      const reply = await call(checked, 'POST', '/attributes', { token: checked.adminToken, body: definition({ name: 'jansAttrName' }) });
+      const reply = await call(checked, 'POST', '/attributes', {
+        token: checked.adminToken,
+        body: definition({ name: 'jansAttrName' }),
+      });
       expect(reply.status).to.equal(406);
       expect(reply.body.description).to.contain('none of the person object classes');
     });
 
     it('applies to renames through PUT too', async () => {
       const mine = await create();
-      const reply = await call(checked, 'PUT', '/attributes', { token: checked.adminToken, body: { ...mine, name: uniqueName() } });
+      const reply = await call(checked, 'PUT', '/attributes', {
+        token: checked.adminToken,
+        body: { ...mine, name: uniqueName() },
+      });
       expect(reply.status).to.equal(406);
     });
   });
@@ -192,7 +240,10 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
     it('replaces a definition: changed fields written, left-out fields removed', async () => {
       const mine = await create({ claimName: 'to_be_removed', saml2Uri: 'urn:oid:1.2.3' });
       const { claimName: _c, saml2Uri: _s, ...rest } = mine;
-      const reply = await call(app, 'PUT', '/attributes', { token, body: { ...rest, displayName: 'Replaced' } });
+      const reply = await call(app, 'PUT', '/attributes', {
+        token,
+        body: { ...rest, displayName: 'Replaced' },
+      });
       expect(reply.status).to.equal(200);
       expect(reply.body.displayName).to.equal('Replaced');
       expect(reply.body).to.not.have.any.keys('claimName', 'saml2Uri');
@@ -206,7 +257,9 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
       const mine = await create();
       const other = await create();
       const fresh = uniqueName();
-      expect((await call(app, 'PUT', '/attributes', { token, body: { ...mine, name: fresh } })).body.name).to.equal(fresh);
+      expect(
+        (await call(app, 'PUT', '/attributes', { token, body: { ...mine, name: fresh } })).body.name,
+      ).to.equal(fresh);
       const clash = await call(app, 'PUT', '/attributes', { token, body: { ...mine, name: other.name } });
       expect(clash.status).to.equal(409);
       expect(clash.body.description).to.contain(other.inum);
@@ -222,7 +275,10 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
 
     it('refuses to change inum, dn or urn', async () => {
       const mine = await create({ urn: 'urn:test:one' });
-      const dn = await call(app, 'PUT', '/attributes', { token, body: { ...mine, dn: 'inum=X,ou=attributes,o=jans' } });
+      const dn = await call(app, 'PUT', '/attributes', {
+        token,
+        body: { ...mine, dn: 'inum=X,ou=attributes,o=jans' },
+      });
       expect(dn.status).to.equal(400);
       expect(dn.body.description).to.contain('dn');
       const urn = await call(app, 'PUT', '/attributes', { token, body: { ...mine, urn: 'urn:test:two' } });
@@ -234,7 +290,10 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
     });
 
     it('answers 404 for an unknown inum and 400 without one', async () => {
-      const unknown = await call(app, 'PUT', '/attributes', { token, body: { ...definition(), inum: 'NOPE' } });
+      const unknown = await call(app, 'PUT', '/attributes', {
+        token,
+        body: { ...definition(), inum: 'NOPE' },
+      });
       expect(unknown.status).to.equal(404);
       const none = await call(app, 'PUT', '/attributes', { token, body: definition() });
       expect(none.status).to.equal(400);
@@ -258,7 +317,11 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
         { op: 'add', path: '/jansHideOnDiscovery', value: false },
       ]);
       expect(reply.status, JSON.stringify(reply.body)).to.equal(200);
-      expect(reply.body).to.include({ displayName: 'Patched', saml2Uri: 'claim_a', jansHideOnDiscovery: false });
+      expect(reply.body).to.include({
+        displayName: 'Patched',
+        saml2Uri: 'claim_a',
+        jansHideOnDiscovery: false,
+      });
       expect(reply.body).to.not.have.any.keys('tooltip', 'saml1Uri');
       expect(reply.body.editType).to.deep.equal(['admin', 'user']);
       expect(reply.body.userCanEdit).to.equal(true);
@@ -284,7 +347,11 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
       ['changing the dn', [{ op: 'replace', path: '/dn', value: 'o=jans' }], 'dn'],
       ['patching a derived flag', [{ op: 'replace', path: '/adminCanEdit', value: false }], 'adminCanEdit'],
       ['a __proto__ path', [{ op: 'add', path: '/__proto__/polluted', value: 'yes' }], 'forbidden'],
-      ['a constructor path', [{ op: 'add', path: '/constructor/prototype/polluted', value: 'yes' }], 'forbidden'],
+      [
+        'a constructor path',
+        [{ op: 'add', path: '/constructor/prototype/polluted', value: 'yes' }],
+        'forbidden',
+      ],
       ['an unknown op', [{ op: 'merge', path: '/name', value: 'x' }], 'op'],
       ['a body that is not an array', { op: 'replace', path: '/name', value: 'x' }, 'body'],
       ['an op without a value', [{ op: 'replace', path: '/displayName' }], 'value'],
@@ -302,16 +369,23 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
 
     it('needs application/json-patch+json', async () => {
       const mine = await create();
-      const reply = await patch(mine.inum, [{ op: 'replace', path: '/displayName', value: 'x' }], 'application/json');
+      const reply = await patch(
+        mine.inum,
+        [{ op: 'replace', path: '/displayName', value: 'x' }],
+        'application/json',
+      );
       expect(reply.status).to.equal(415);
     });
 
     it('answers 404 for an unknown inum', async () => {
-      expect((await patch('NOPE', [{ op: 'replace', path: '/displayName', value: 'x' }])).status).to.equal(404);
+      expect((await patch('NOPE', [{ op: 'replace', path: '/displayName', value: 'x' }])).status).to.equal(
+        404,
+      );
     });
 
     it('patches a seeded definition as Janssen’s own scenario does, and back', async () => {
-      const street = (await call(app, 'GET', '/attributes?pattern=street&limit=1', { token })).body.entries[0];
+      const street = (await call(app, 'GET', '/attributes?pattern=street&limit=1', { token })).body
+        .entries[0];
       const on = await patch(street.inum, [{ op: 'add', path: '/jansHideOnDiscovery', value: true }]);
       expect(on.body.jansHideOnDiscovery).to.equal(true);
       const off = await patch(street.inum, [{ op: 'remove', path: '/jansHideOnDiscovery' }]);
@@ -322,9 +396,13 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
   describe('DELETE /attributes/{inum}', () => {
     it('deletes with a delete scope: 204, then 404', async () => {
       const mine = await create();
-      const readOnly = await call(app, 'DELETE', `/attributes/${mine.inum}`, { token: app.issuer.token([SCOPE.write]) });
+      const readOnly = await call(app, 'DELETE', `/attributes/${mine.inum}`, {
+        token: app.issuer.token([SCOPE.write]),
+      });
       expect(readOnly.status).to.equal(403);
-      const reply = await call(app, 'DELETE', `/attributes/${mine.inum}`, { token: app.issuer.token([SCOPE.deleteAll]) });
+      const reply = await call(app, 'DELETE', `/attributes/${mine.inum}`, {
+        token: app.issuer.token([SCOPE.deleteAll]),
+      });
       expect(reply.status).to.equal(204);
       expect((await call(app, 'GET', `/attributes/${mine.inum}`, { token })).status).to.equal(404);
       expect((await call(app, 'DELETE', `/attributes/${mine.inum}`, { token })).status).to.equal(404);

@@ -12,7 +12,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** What `npm start` runs, as its own process, with its own private slapd under DATA_DIR. */
 async function npmStart(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+  });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const url = await new Promise<string>((done, fail) => {
     child.once('exit', (code) => fail(new Error(`npm start exited with ${code}`)));
@@ -65,15 +68,19 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
       headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', ...init.headers },
     });
     const text = await response.text();
-    const reply = { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+    const reply = {
+      status: response.status,
+      headers: response.headers,
+      body: text ? JSON.parse(text) : undefined,
+    };
     await assertMatchesContract(init.method ?? 'GET', `${API_ROOT}${path.split('?')[0]}`, reply);
     return reply;
   }
 
   it('starts slapd, seeds the standard set once, keeps changes across restarts, and stops slapd with it', async () => {
     const first = await npmStart(env);
-    let slapdPid = 0;
-    let created = '';
+    let slapdPid: number | undefined;
+    let created: string | undefined;
     try {
       const bearer = token();
       expect((await get(first.url, '/attributes?limit=0', bearer)).body.totalEntriesCount).to.equal(71);
@@ -92,13 +99,17 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
     } finally {
       expect(await stop(first.child)).to.equal(0);
     }
+    if (slapdPid === undefined) throw new Error('the slapd pid was not read');
     expect(isAlive(slapdPid), 'slapd stops with the service').to.equal(false);
 
     const second = await npmStart(env);
     try {
       const bearer = token();
-      expect((await get(second.url, `/attributes/${created}`, bearer)).body.name).to.equal('seeAlso');
-      expect((await get(second.url, '/attributes/08E2', bearer)).status, 'a deleted seed entry stays deleted').to.equal(404);
+      expect((await get(second.url, `/attributes/${created ?? ''}`, bearer)).body.name).to.equal('seeAlso');
+      expect(
+        (await get(second.url, '/attributes/08E2', bearer)).status,
+        'a deleted seed entry stays deleted',
+      ).to.equal(404);
       expect((await get(second.url, '/attributes?limit=0', bearer)).body.totalEntriesCount).to.equal(71);
     } finally {
       expect(await stop(second.child)).to.equal(0);

@@ -174,10 +174,15 @@ export async function assertMatchesContract(method: string, path: string, reply:
     return;
   }
   const documented = Object.keys(operation.responses ?? {});
-  expect(documented, `status ${reply.status} of ${operation.operationId} is documented`).to.include(String(reply.status));
+  expect(documented, `status ${reply.status} of ${operation.operationId} is documented`).to.include(
+    String(reply.status),
+  );
   if (reply.status === 204 || reply.status === 304) return;
   const result = api.validator.validateResponse(reply.body, operation, reply.status);
-  expect(result.errors ?? [], `${operation.operationId} ${reply.status} body matches the contract`).to.deep.equal([]);
+  expect(
+    result.errors ?? [],
+    `${operation.operationId} ${reply.status} body matches the contract`,
+  ).to.deep.equal([]);
 }
 
 export interface CallOptions {
@@ -190,7 +195,12 @@ export interface CallOptions {
 }
 
 /** An HTTP call to the service, validated against the contract. `path` is relative to the API root. */
-export async function call(app: TestApp, method: string, path: string, options: CallOptions = {}): Promise<Reply> {
+export async function call(
+  app: TestApp,
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<Reply> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   let body: string | undefined = options.rawBody;
@@ -201,7 +211,11 @@ export async function call(app: TestApp, method: string, path: string, options: 
   }
   const response = await fetch(`${app.service.url}${API_ROOT}${path}`, { method, headers, body });
   const text = await response.text();
-  const reply: Reply = { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+  const reply: Reply = {
+    status: response.status,
+    headers: response.headers,
+    body: text ? JSON.parse(text) : undefined,
+  };
   await assertMatchesContract(method, `${API_ROOT}${path.split('?')[0]}`, reply);
   return reply;
 }

@@ -5,7 +5,9 @@ import { parseLdif } from '../../src/directory/ldif.js';
 import { call, rawEntry, startTestApp, startTestDirectory, type TestApp } from './harness.js';
 
 /** Janssen's own seed, as a real Janssen deployment writes it (interop data kept outside the project). */
-const JANSSEN_LDIF = fileURLToPath(new URL('../../../shared/reference/janssen/attributes.ldif', import.meta.url));
+const JANSSEN_LDIF = fileURLToPath(
+  new URL('../../../shared/reference/janssen/attributes.ldif', import.meta.url),
+);
 const BASE_LDIF = fileURLToPath(new URL('../../ldif/base.ldif', import.meta.url));
 
 describe('serving a directory that Janssen made', () => {
@@ -54,11 +56,14 @@ describe('serving a directory that Janssen made', () => {
       expect(served.viewType, entry.dn).to.have.members(entry.attributes.get('jansAttrViewTyp') ?? []);
     }
     expect((byInum.get('5039') as Record<string, unknown>).scimCustomAttr).to.equal(true);
-    expect((byInum.get('CACA') as Record<string, unknown>).attributeValidation).to.deep.equal({ maxLength: 2048 });
+    expect((byInum.get('CACA') as Record<string, unknown>).attributeValidation).to.deep.equal({
+      maxLength: 2048,
+    });
   });
 
   it('finds what Janssen’s data promises: 14 for edu, 37 active, 34 inactive', async () => {
-    const count = async (q: string) => (await call(app, 'GET', `/attributes?${q}`, { token: app.adminToken })).body.totalEntriesCount;
+    const count = async (q: string) =>
+      (await call(app, 'GET', `/attributes?${q}`, { token: app.adminToken })).body.totalEntriesCount;
     expect(await count('pattern=edu')).to.equal(14);
     expect(await count('status=active')).to.equal(37);
     expect(await count('status=inactive')).to.equal(34);
@@ -68,7 +73,10 @@ describe('serving a directory that Janssen made', () => {
   it('replaces a Janssen entry without losing the LDAP attributes it does not map', async () => {
     const token = app.adminToken;
     const entry = (await call(app, 'GET', '/attributes/4CF1', { token })).body;
-    const reply = await call(app, 'PUT', '/attributes', { token, body: { ...entry, displayName: 'Admin UI role' } });
+    const reply = await call(app, 'PUT', '/attributes', {
+      token,
+      body: { ...entry, displayName: 'Admin UI role' },
+    });
     expect(reply.status).to.equal(200);
     const raw = await rawEntry(directory.slapd, entry.dn);
     expect(raw.jansAttrSystemEditTyp).to.have.members(['admin', 'user']);

@@ -42,7 +42,10 @@ describe('seeding from LDIF', () => {
     await client.bind(slapd.bindDn, slapd.password);
     await client.modify(
       dn,
-      new Change({ operation: 'replace', modification: new Attribute({ type: 'displayName', values: ['Dept'] }) }),
+      new Change({
+        operation: 'replace',
+        modification: new Attribute({ type: 'displayName', values: ['Dept'] }),
+      }),
     );
     await client.unbind();
     const directory = adminDirectory(slapd);
@@ -66,7 +69,11 @@ describe('seeding from LDIF', () => {
     await readLdifFiles([file]).catch((e: unknown) => (error = e));
     expect(error).to.be.instanceOf(LdifSyntaxError);
     expect((error as Error).message).to.contain(`${file}:6:`);
-    const cli = spawnSync('npx', ['tsx', 'src/cli/seed.ts', '--ldif', file], { cwd: ROOT, env: cliEnv(), encoding: 'utf8' });
+    const cli = spawnSync('npx', ['tsx', 'src/cli/seed.ts', '--ldif', file], {
+      cwd: ROOT,
+      env: cliEnv(),
+      encoding: 'utf8',
+    });
     expect(cli.status).to.equal(1);
     expect(cli.stderr).to.contain(':6:');
     expect(await rawEntry(slapd, 'ou=fine,o=jans')).to.deep.equal({});
@@ -75,7 +82,12 @@ describe('seeding from LDIF', () => {
   it('runs as `npm run seed -- --ldif FILE` against the configured directory', async () => {
     const file = join(dataDir, 'extra.ldif');
     await writeFile(file, 'dn: ou=extra,o=jans\nobjectClass: organizationalUnit\nou: extra\n');
-    const run = () => spawnSync('npm', ['run', '-s', 'seed', '--', '--ldif', file], { cwd: ROOT, env: cliEnv(), encoding: 'utf8' });
+    const run = () =>
+      spawnSync('npm', ['run', '-s', 'seed', '--', '--ldif', file], {
+        cwd: ROOT,
+        env: cliEnv(),
+        encoding: 'utf8',
+      });
     const first = run();
     expect(first.status, first.stderr).to.equal(0);
     expect(first.stdout).to.contain('added 1, unchanged 0, different 0');
