@@ -39,7 +39,8 @@ export async function startTestDirectory(options: { seedFiles?: string[]; dataDi
     slapd,
     dataDir,
     async stop() {
-      await slapd.stop();
+      // A test may have restarted slapd: stop the one running now.
+      await this.slapd.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

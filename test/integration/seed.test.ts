@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
@@ -21,6 +21,7 @@ describe('seeding from LDIF', () => {
   });
   after(async () => {
     await slapd?.stop();
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('adds what is missing, then reports everything unchanged', async () => {
