@@ -64,7 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const int = (key: string, fallback: number, min: number, max: number) => {
     const raw = text(key);
     if (raw === undefined) return fallback;
-    const value = Number(raw);
+    const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isInteger(value) || value < min || value > max) {
       throw new ConfigError(`${key} must be a whole number from ${min} to ${max}, not "${raw}"`);
     }

@@ -215,7 +215,7 @@ function readValidation(value: unknown): AttributeValidation | undefined {
 export function wireValue(stored: StoredAttribute, field: string): unknown {
   if (field === 'dn' || field === 'baseDn') return stored.dn;
   if (field === 'selected' || field === 'custom') return false;
-  if (field in DERIVED_FLAGS) return DERIVED_FLAGS[field as DerivedFlag](stored.definition);
+  if (Object.hasOwn(DERIVED_FLAGS, field)) return DERIVED_FLAGS[field as DerivedFlag](stored.definition);
   if (field === 'oxMultiValuedAttribute') return stored.definition.oxMultiValuedAttribute ?? false;
   return (stored.definition as Record<string, unknown>)[field];
 }

@@ -88,7 +88,7 @@ const DERIVED_CONDITIONS: Record<DerivedFlag, Condition> = {
 
 /** Turns the list endpoint's query parameters into a query, naming the parameter that is wrong. */
 export function parseListQuery(params: ListParams, maxLimit: number): ListQuery {
-  const limit = params.limit ?? 50;
+  const limit = params.limit ?? Math.min(50, maxLimit);
   if (!Number.isInteger(limit) || limit < 0 || limit > maxLimit) {
     throw new BadRequestError(
       'Invalid query parameter limit',
@@ -166,7 +166,7 @@ function fieldCondition(field: string, value: string): Condition {
     if (v !== 'true' && v !== 'false') throw bad(`${field} must be true or false`);
     return v === 'true';
   };
-  if (field in DERIVED_FLAGS) {
+  if (Object.hasOwn(DERIVED_FLAGS, field)) {
     const condition = DERIVED_CONDITIONS[field as DerivedFlag];
     return isTrue() ? condition : { kind: 'not', of: condition };
   }

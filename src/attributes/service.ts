@@ -37,7 +37,7 @@ export class AttributeService {
     private readonly options: ServiceOptions,
   ) {}
 
-  list(params: ListParams): Promise<Page> {
+  async list(params: ListParams): Promise<Page> {
     return this.store.list(parseListQuery(params, this.options.maxPageSize));
   }
 

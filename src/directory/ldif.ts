@@ -14,7 +14,7 @@ export class LdifSyntaxError extends Error {
   }
 }
 
-const LINE = /^([A-Za-z][A-Za-z0-9-]*(?:;[A-Za-z0-9-]+)*|\d+(?:\.\d+)+)(::?|:<)\s*(.*)$/;
+const LINE = /^([A-Za-z][A-Za-z0-9-]*(?:;[A-Za-z0-9-]+)*|\d+(?:\.\d+)+)(:<|::?)\s*(.*)$/;
 
 /**
  * Parses LDIF content records. Change records, URL values and bad base64 are refused with the line

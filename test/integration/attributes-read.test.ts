@@ -122,6 +122,9 @@ describe('reading attribute definitions (real slapd, real HTTP)', () => {
       ['?fieldValuePair=dataType%3Dphoto', 'dataType'],
       ['?fieldValuePair=name', 'name'],
       ['?limit=1&limit=2', 'limit'],
+      ['?fieldValuePair=toString%3Dtrue', 'toString'],
+      ['?fieldValuePair=__proto__%3Dfalse', '__proto__'],
+      ['?sortBy=constructor', 'sortBy'],
     ];
     for (const [query, named] of badRequests) {
       it(`answers ${query} with 400 naming ${named}`, async () => {

@@ -1,0 +1,378 @@
+import { expect } from 'chai';
+import type { Operation } from 'fast-json-patch';
+import type { AttributeDefinition, StoredAttribute } from '../../../src/attributes/definition.js';
+import { sortAndPage, type ListQuery, type Page } from '../../../src/attributes/query.js';
+import { AttributeService, type ServiceOptions, type ShapeCheck } from '../../../src/attributes/service.js';
+import type { AttributeStore, PersonSchema } from '../../../src/attributes/store.js';
+import {
+  AppError,
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  NotInSchemaError,
+} from '../../../src/errors.js';
+import { rejected } from '../helpers.js';
+
+/** Definitions in a map; `list` ignores `where` (the directory does the filtering). */
+class MemoryStore implements AttributeStore {
+  readonly entries = new Map<string, StoredAttribute>();
+  readonly queries: ListQuery[] = [];
+  writes = 0;
+  /** How many of the next creates report their inum as taken. */
+  takenInums = 0;
+
+  add(definition: AttributeDefinition): StoredAttribute {
+    const stored = { dn: `inum=${definition.inum},ou=attributes,o=jans`, definition };
+    this.entries.set(definition.inum, stored);
+    return stored;
+  }
+
+  async list(query: ListQuery): Promise<Page> {
+    this.queries.push(query);
+    return sortAndPage([...this.entries.values()], query);
+  }
+
+  async get(inum: string): Promise<StoredAttribute | undefined> {
+    const found = this.entries.get(inum);
+    return found && structuredClone(found);
+  }
+
+  async findByName(name: string): Promise<StoredAttribute[]> {
+    return [...this.entries.values()].filter((s) => s.definition.name?.toLowerCase() === name.toLowerCase());
+  }
+
+  async create(definition: AttributeDefinition): Promise<boolean> {
+    if (this.takenInums > 0) {
+      this.takenInums--;
+      return false;
+    }
+    if (this.entries.has(definition.inum)) return false;
+    this.writes++;
+    this.add(structuredClone(definition));
+    return true;
+  }
+
+  async replace(current: StoredAttribute, definition: AttributeDefinition): Promise<void> {
+    this.writes++;
+    this.entries.set(current.definition.inum, { dn: current.dn, definition: structuredClone(definition) });
+  }
+
+  async remove(inum: string): Promise<boolean> {
+    return this.entries.delete(inum);
+  }
+}
+
+/** Person entries can carry exactly the names given. */
+class FixedSchema implements PersonSchema {
+  readonly asked: string[] = [];
+  constructor(private readonly allowed: string[]) {}
+
+  async whyNotAllowed(name: string): Promise<string | undefined> {
+    this.asked.push(name);
+    return this.allowed.includes(name)
+      ? undefined
+      : `The directory schema has no attribute type named '${name}'.`;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('AttributeService', () => {
+  let store: MemoryStore;
+  let schema: FixedSchema;
+  let service: AttributeService;
+  const make = (options: Partial<ServiceOptions> = {}) =>
+    new AttributeService(store, schema, { maxPageSize: 100, schemaCheck: true, ...options });
+
+  const nick = {
+    inum: 'NICK',
+    name: 'nickname',
+    displayName: 'Nickname',
+    dataType: 'string',
+    status: 'active',
+    urn: 'urn:jans:nickname',
+    editType: ['admin'],
+    viewType: ['admin', 'user'],
+  };
+  const body = (extra: Record<string, unknown> = {}) => ({
+    name: 'nickname',
+    displayName: 'Nickname',
+    dataType: 'string',
+    ...extra,
+  });
+
+  beforeEach(() => {
+    store = new MemoryStore();
+    schema = new FixedSchema(['nickname', 'middleName', 'jansAlias']);
+    service = make();
+  });
+
+  describe('list', () => {
+    it('passes the parsed query to the store', async () => {
+      store.add({ inum: 'A' });
+      const page = await service.list({ status: 'ACTIVE', sortOrder: 'descending' });
+      expect(page.totalEntriesCount).to.equal(1);
+      expect(store.queries).to.deep.equal([
+        {
+          where: { kind: 'equals', field: 'status', value: 'active' },
+          sortBy: 'inum',
+          descending: true,
+          startIndex: 0,
+          limit: 50,
+        },
+      ]);
+    });
+
+    it('holds limit to the configured maximum page size', async () => {
+      // list() throws before it returns a promise; async callers see the same error either way.
+      const error = await rejected(
+        Promise.resolve().then(() => service.list({ limit: 101 })),
+        BadRequestError,
+      );
+      expect(error.message).to.equal('Invalid query parameter limit');
+      expect(store.queries).to.deep.equal([]);
+    });
+  });
+
+  describe('get and remove', () => {
+    it('answers 404 for an unknown inum', async () => {
+      expect((await rejected(service.get('NOPE'), NotFoundError)).status).to.equal(404);
+      await rejected(service.remove('NOPE'), NotFoundError);
+    });
+
+    it('removes a definition', async () => {
+      store.add({ ...nick });
+      await service.remove('NICK');
+      expect(store.entries.has('NICK')).to.equal(false);
+    });
+  });
+
+  describe('create', () => {
+    it('stores the canonical definition under a random UUID, ignoring a client inum', async () => {
+      const created = await service.create(body({ inum: 'MINE', dataType: 'STRING', viewType: ['USER'] }));
+      expect(created.definition.inum).to.match(UUID);
+      expect(store.entries.has('MINE')).to.equal(false);
+      expect(store.entries.get(created.definition.inum)?.definition).to.deep.equal({
+        inum: created.definition.inum,
+        name: 'nickname',
+        displayName: 'Nickname',
+        dataType: 'string',
+        viewType: ['user'],
+      });
+      const again = await service.create(body({ name: 'middleName' }));
+      expect(again.definition.inum).not.to.equal(created.definition.inum);
+    });
+
+    it('refuses a name in use, ignoring case, naming the definition that has it', async () => {
+      store.add({ ...nick });
+      const error = await rejected(service.create(body({ name: 'NickName' })), ConflictError);
+      expect(error.status).to.equal(409);
+      expect(error.description).to.contain('NICK');
+      expect(store.writes).to.equal(0);
+    });
+
+    it('refuses a name that breaks the rules for new names', async () => {
+      const error = await rejected(service.create(body({ name: 'nick-name' })), BadRequestError);
+      expect(error.message).to.equal('Invalid value for name');
+      expect(store.writes).to.equal(0);
+    });
+
+    it('answers 406 with the schema’s reason when person entries cannot carry the name', async () => {
+      const error = await rejected(service.create(body({ name: 'shoeSize' })), NotInSchemaError);
+      expect(error.status).to.equal(406);
+      expect(error.description).to.equal("The directory schema has no attribute type named 'shoeSize'.");
+      expect(store.writes).to.equal(0);
+    });
+
+    it('does not consult the schema when the check is off', async () => {
+      service = make({ schemaCheck: false });
+      await service.create(body({ name: 'shoeSize' }));
+      expect(schema.asked).to.deep.equal([]);
+      expect(store.writes).to.equal(1);
+    });
+
+    it('draws another inum when the store finds it taken, and gives up after three', async () => {
+      store.takenInums = 2;
+      await service.create(body());
+      expect(store.writes).to.equal(1);
+      store.takenInums = 3;
+      const error = await rejected(service.create(body({ name: 'middleName' })), AppError);
+      expect(error.status).to.equal(500);
+    });
+  });
+
+  describe('replace', () => {
+    beforeEach(() => store.add({ ...nick }));
+
+    it('needs an inum in the body, and answers 404 for an unknown one', async () => {
+      const missing = await rejected(service.replace(body()), BadRequestError);
+      expect(missing.description).to.equal('The attribute inum is required for this operation');
+      await rejected(service.replace(body({ inum: 'NOPE' })), NotFoundError);
+    });
+
+    it('replaces every field, removing those left out, and keeps the urn when it is left out', async () => {
+      const replaced = await service.replace(body({ inum: 'NICK', description: 'What friends call you' }));
+      expect(replaced.definition).to.deep.equal({
+        inum: 'NICK',
+        name: 'nickname',
+        displayName: 'Nickname',
+        dataType: 'string',
+        description: 'What friends call you',
+        urn: 'urn:jans:nickname',
+      });
+    });
+
+    it('refuses to change the urn or the dn', async () => {
+      const urn = await rejected(service.replace(body({ inum: 'NICK', urn: 'urn:other' })), BadRequestError);
+      expect(urn.message).to.equal('Invalid value for urn');
+      const dn = await rejected(
+        service.replace(body({ inum: 'NICK', dn: 'inum=NICK,ou=people,o=jans' })),
+        BadRequestError,
+      );
+      expect(dn.message).to.equal('Invalid value for dn');
+      expect(store.writes).to.equal(0);
+    });
+
+    it('accepts the same urn and dn', async () => {
+      await service.replace(body({ inum: 'NICK', urn: nick.urn, dn: 'inum=NICK,ou=attributes,o=jans' }));
+      expect(store.writes).to.equal(1);
+    });
+
+    it('sets a urn on a definition that had none', async () => {
+      store.add({ inum: 'PLAIN', name: 'middleName', displayName: 'Middle', dataType: 'string' });
+      const replaced = await service.replace(body({ inum: 'PLAIN', name: 'middleName', urn: 'urn:x' }));
+      expect(replaced.definition.urn).to.equal('urn:x');
+    });
+
+    it('checks a new name like a POST: taken names, name rules, schema', async () => {
+      store.add({ inum: 'ALIAS', name: 'jansAlias', displayName: 'Alias', dataType: 'string' });
+      const taken = await rejected(service.replace(body({ inum: 'NICK', name: 'JANSALIAS' })), ConflictError);
+      expect(taken.description).to.contain('ALIAS');
+      await rejected(service.replace(body({ inum: 'NICK', name: 'nick name' })), BadRequestError);
+      await rejected(service.replace(body({ inum: 'NICK', name: 'shoeSize' })), NotInSchemaError);
+      expect(store.writes).to.equal(0);
+      await service.replace(body({ inum: 'NICK', name: 'middleName' }));
+      expect(store.entries.get('NICK')?.definition.name).to.equal('middleName');
+    });
+
+    it('keeps a stored name that predates the rules, without asking the schema', async () => {
+      store.add({ inum: 'OLD', name: 'old-style.name', displayName: 'Old', dataType: 'string' });
+      await service.replace(body({ inum: 'OLD', name: 'OLD-STYLE.NAME' }));
+      expect(schema.asked).to.deep.equal([]);
+      expect(store.entries.get('OLD')?.definition.name).to.equal('OLD-STYLE.NAME');
+    });
+  });
+
+  describe('patch', () => {
+    const accept: ShapeCheck = () => {};
+    const patch = (operations: unknown[], checkShape = accept) =>
+      service.patch('NICK', operations as Operation[], checkShape);
+
+    beforeEach(() => store.add({ ...nick }));
+    afterEach(() => {
+      expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
+    });
+
+    it('applies the operations to the JSON form and stores the result', async () => {
+      const patched = await patch([
+        { op: 'replace', path: '/displayName', value: 'Nick' },
+        { op: 'add', path: '/editType/-', value: 'USER' },
+        { op: 'remove', path: '/status' },
+        { op: 'replace', path: '/oxMultiValuedAttribute', value: true },
+      ]);
+      const { status: _removed, ...rest } = nick;
+      expect(patched.definition).to.deep.equal({
+        ...rest,
+        displayName: 'Nick',
+        editType: ['admin', 'user'],
+        oxMultiValuedAttribute: true,
+      });
+    });
+
+    it('answers 409 when a test operation fails, and writes nothing', async () => {
+      const error = await rejected(
+        patch([
+          { op: 'replace', path: '/displayName', value: 'Nick' },
+          { op: 'test', path: '/status', value: 'inactive' },
+        ]),
+        ConflictError,
+      );
+      expect(error.description).to.contain('operation 1');
+      expect(store.writes).to.equal(0);
+      expect(store.entries.get('NICK')?.definition.displayName).to.equal('Nickname');
+    });
+
+    it('goes ahead when the test holds', async () => {
+      await patch([
+        { op: 'test', path: '/status', value: 'active' },
+        { op: 'replace', path: '/status', value: 'inactive' },
+      ]);
+      expect(store.entries.get('NICK')?.definition.status).to.equal('inactive');
+    });
+
+    it('answers 400 for a path that does not exist', async () => {
+      const error = await rejected(patch([{ op: 'remove', path: '/description' }]), BadRequestError);
+      expect(error.description).to.equal('The path does not exist in the definition');
+      expect(store.writes).to.equal(0);
+    });
+
+    for (const path of ['/inum', '/dn', '/baseDn']) {
+      it(`refuses to change ${path.slice(1)}`, async () => {
+        const error = await rejected(patch([{ op: 'replace', path, value: 'OTHER' }]), BadRequestError);
+        expect(error.description).to.equal(`${path.slice(1)} cannot be changed`);
+        expect(store.writes).to.equal(0);
+      });
+    }
+
+    it('refuses to patch a derived flag, pointing at editType and viewType', async () => {
+      const error = await rejected(
+        patch([{ op: 'replace', path: '/adminCanEdit', value: false }]),
+        BadRequestError,
+      );
+      expect(error.description).to.contain('adminCanEdit is derived from editType and viewType');
+      expect(store.writes).to.equal(0);
+    });
+
+    it('refuses __proto__, constructor and prototype paths without polluting any prototype', async () => {
+      const attempts = [
+        [{ op: 'add', path: '/__proto__/polluted', value: 'yes' }],
+        [{ op: 'add', path: '/constructor/prototype/polluted', value: 'yes' }],
+        [{ op: 'copy', from: '/__proto__', path: '/description' }],
+        [{ op: 'replace', path: '/editType/__proto__', value: 'yes' }],
+      ];
+      for (const operations of attempts) {
+        const error = await rejected(patch(operations), BadRequestError);
+        expect(error.description, JSON.stringify(operations)).to.equal('The path names a forbidden property');
+      }
+      expect(store.writes).to.equal(0);
+    });
+
+    it('holds the patched document to the contract through checkShape', async () => {
+      const seen: unknown[] = [];
+      await patch([{ op: 'replace', path: '/displayName', value: 'Nick' }], (document) =>
+        seen.push(document),
+      );
+      expect(seen).to.have.length(1);
+      expect(seen[0]).to.deep.include({ inum: 'NICK', displayName: 'Nick', adminCanEdit: true });
+
+      const refuse = () => {
+        throw new BadRequestError('Invalid value for displayName');
+      };
+      await rejected(patch([{ op: 'replace', path: '/displayName', value: 'N' }], refuse), BadRequestError);
+      expect(store.writes).to.equal(1);
+    });
+
+    it('holds a rename by patch to the rules for new names', async () => {
+      await rejected(patch([{ op: 'replace', path: '/name', value: 'shoeSize' }]), NotInSchemaError);
+      await rejected(patch([{ op: 'replace', path: '/name', value: 'nick name' }]), BadRequestError);
+      expect(store.writes).to.equal(0);
+    });
+
+    it('answers 404 for an unknown inum', async () => {
+      await rejected(
+        service.patch('NOPE', [{ op: 'replace', path: '/displayName', value: 'x' }], accept),
+        NotFoundError,
+      );
+    });
+  });
+});
