@@ -68,6 +68,25 @@ export class InsufficientScopeError extends AppError {
   }
 }
 
+/** If-Match named a state the definition is no longer in. Carries the current ETag. */
+export class PreconditionFailedError extends AppError {
+  constructor(currentEtag?: string) {
+    super(
+      412,
+      'Precondition failed',
+      'The definition has changed since the ETag given in If-Match; read it again and retry.',
+      currentEtag ? { ETag: currentEtag } : {},
+    );
+  }
+}
+
+/** The definition changed between reading and writing it (the directory's assertion failed). */
+export class ConcurrentChangeError extends AppError {
+  constructor() {
+    super(409, 'Concurrent change', 'The definition kept changing while this request was applied; retry it.');
+  }
+}
+
 /** The directory is down, slow or refusing work: the client should retry. */
 export class DirectoryUnavailableError extends AppError {
   constructor(cause?: unknown) {

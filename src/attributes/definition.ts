@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { BadRequestError } from '../errors.js';
 
 export const DATA_TYPES = [
@@ -59,6 +60,27 @@ export type AttributeDefinition = { inum: string } & Partial<Record<StringField,
 export interface StoredAttribute {
   dn: string;
   definition: AttributeDefinition;
+  /** The store's change marker for the entry (entryCSN on OpenLDAP), when it has one. */
+  version?: string;
+}
+
+/** A strong entity tag: changes whenever the entry changes, or its content does. */
+export function entityTag(stored: StoredAttribute): string {
+  const digest = createHash('sha256')
+    .update(stored.version ?? '')
+    .update('\u0000')
+    .update(JSON.stringify(stored.definition))
+    .digest('base64url');
+  return `"${digest.slice(0, 27)}"`;
+}
+
+/** If-Match / If-None-Match: `*` or a list of tags, compared strongly (weak tags never match). */
+export function tagMatches(header: string, stored: StoredAttribute): boolean {
+  const tag = entityTag(stored);
+  return header
+    .split(',')
+    .map((t) => t.trim())
+    .some((t) => t === '*' || t === tag);
 }
 
 /** Flags Janssen derives from editType/viewType. They are output only. */

@@ -1,10 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { AppError, BadRequestError, ConflictError, NotFoundError, NotInSchemaError } from '../errors.js';
+import {
+  AppError,
+  BadRequestError,
+  ConcurrentChangeError,
+  ConflictError,
+  NotFoundError,
+  NotInSchemaError,
+  PreconditionFailedError,
+} from '../errors.js';
 import {
   DERIVED_FLAGS,
   assertNewName,
+  entityTag,
   readDefinition,
+  tagMatches,
   toWire,
   type AttributeDefinition,
   type StoredAttribute,
@@ -29,8 +39,20 @@ const FIXED_ON_PATCH = new Set(['inum', 'dn', 'baseDn']);
 const DERIVED_ON_PATCH = new Set(Object.keys(DERIVED_FLAGS));
 const UNSAFE_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** The registry's rules, independent of HTTP and of the directory. */
+/** How often a change is re-applied when another writer got there between its read and its write. */
+const MAX_ATTEMPTS = 10;
+
+/**
+ * The registry's rules, independent of HTTP and of the directory.
+ *
+ * Changes to one definition are read-apply-write cycles. Within this process they run one at a time per
+ * inum; across processes the store's conditional write refuses a write over a state that was not the one
+ * read, and the cycle runs again on the fresh state (or answers 412 when the client named a state with
+ * If-Match). So no change is silently lost.
+ */
 export class AttributeService {
+  private readonly queues = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly store: AttributeStore,
     private readonly schema: PersonSchema,
@@ -60,7 +82,8 @@ export class AttributeService {
     throw new AppError(500, 'Could not assign a free inum');
   }
 
-  async replace(body: Record<string, unknown>): Promise<StoredAttribute> {
+  /** PUT: replaces the definition named by `body.inum`; with `ifMatch`, only if it is still in that state. */
+  async replace(body: Record<string, unknown>, ifMatch?: string): Promise<StoredAttribute> {
     const inum = body.inum;
     if (typeof inum !== 'string' || inum === '') {
       throw new BadRequestError(
@@ -68,15 +91,19 @@ export class AttributeService {
         'The attribute inum is required for this operation',
       );
     }
-    const current = await this.get(inum);
-    return this.write(current, body);
+    return this.change(inum, ifMatch, (current) => this.write(current, body));
   }
 
   /**
    * Applies an RFC 6902 patch to the definition's JSON form, then stores the result as if it had been
    * PUT: `checkShape` holds it to the same contract as a PUT body.
    */
-  async patch(inum: string, operations: Operation[], checkShape: ShapeCheck): Promise<StoredAttribute> {
+  async patch(
+    inum: string,
+    operations: Operation[],
+    checkShape: ShapeCheck,
+    ifMatch?: string,
+  ): Promise<StoredAttribute> {
     for (const [index, op] of operations.entries()) {
       const segments = [op.path, 'from' in op ? op.from : ''].flatMap((p) => p.split('/'));
       if (segments.some((s) => UNSAFE_SEGMENTS.has(s))) {
@@ -90,7 +117,67 @@ export class AttributeService {
         );
       }
     }
-    const current = await this.get(inum);
+    return this.change(inum, ifMatch, (current) => this.applyPatch(current, operations, checkShape));
+  }
+
+  /** DELETE; with `ifMatch`, only if the definition is still in that state. */
+  async remove(inum: string, ifMatch?: string): Promise<void> {
+    if (ifMatch === undefined) {
+      if (!(await this.store.remove(inum))) throw new NotFoundError();
+      return;
+    }
+    await this.change(inum, ifMatch, async (current) => {
+      if (!(await this.store.remove(inum, current))) throw new NotFoundError();
+    });
+  }
+
+  /** Entity tag of a stored definition, for ETag headers. */
+  tagOf(stored: StoredAttribute): string {
+    return entityTag(stored);
+  }
+
+  /** One read-apply-write cycle on a definition, serialised per inum and repeated on concurrent change. */
+  private change<T>(
+    inum: string,
+    ifMatch: string | undefined,
+    apply: (current: StoredAttribute) => Promise<T>,
+  ): Promise<T> {
+    return this.exclusive(inum.toLowerCase(), async () => {
+      for (let attempt = 1; ; attempt++) {
+        const current = await this.get(inum);
+        if (ifMatch !== undefined && !tagMatches(ifMatch, current)) {
+          throw new PreconditionFailedError(entityTag(current));
+        }
+        try {
+          return await apply(current);
+        } catch (error) {
+          if (!(error instanceof ConcurrentChangeError)) throw error;
+          if (ifMatch !== undefined) {
+            const fresh = await this.store.get(inum);
+            throw new PreconditionFailedError(fresh && entityTag(fresh));
+          }
+          if (attempt >= MAX_ATTEMPTS) throw error;
+        }
+      }
+    });
+  }
+
+  private async exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(work, work);
+    const tail = run.catch(() => undefined);
+    this.queues.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    }
+  }
+
+  private async applyPatch(
+    current: StoredAttribute,
+    operations: Operation[],
+    checkShape: ShapeCheck,
+  ): Promise<StoredAttribute> {
     const document = toWire(current);
     let patched: Record<string, unknown>;
     try {
@@ -113,10 +200,6 @@ export class AttributeService {
     }
     checkShape(patched);
     return this.write(current, patched);
-  }
-
-  async remove(inum: string): Promise<void> {
-    if (!(await this.store.remove(inum))) throw new NotFoundError();
   }
 
   /** PUT semantics over an existing definition: inum and dn are fixed, urn can be set but not changed. */

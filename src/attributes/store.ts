@@ -14,10 +14,17 @@ export interface AttributeStore {
    * when the directory itself refuses a second definition of the same name.
    */
   create(definition: AttributeDefinition): Promise<boolean>;
-  /** Replaces every field of an existing definition; fields absent from `definition` are removed. */
+  /**
+   * Replaces every field of an existing definition; fields absent from `definition` are removed. The write
+   * applies only if the entry is still as `current` was read; otherwise it throws ConcurrentChangeError and
+   * changes nothing.
+   */
   replace(current: StoredAttribute, definition: AttributeDefinition): Promise<void>;
-  /** Deletes a definition. Returns false when there was none. */
-  remove(inum: string): Promise<boolean>;
+  /**
+   * Deletes a definition. Returns false when there was none. With `expected`, deletes only if the entry is
+   * still as it was read, else throws ConcurrentChangeError.
+   */
+  remove(inum: string, expected?: StoredAttribute): Promise<boolean>;
 }
 
 /** What the directory schema says about the attribute types that person entries may carry. */

@@ -4,7 +4,7 @@ import type { Context as KoaContext } from 'koa';
 import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
 import type { Operation as PatchOperation } from 'fast-json-patch';
 import { bearerToken, requireScopes, type Principal, type TokenVerifier } from '../auth/bearer.js';
-import { toWire } from '../attributes/definition.js';
+import { tagMatches, toWire, type StoredAttribute } from '../attributes/definition.js';
 import type { ListParams } from '../attributes/query.js';
 import type { AttributeService } from '../attributes/service.js';
 import { AppError, BadRequestError, UnsupportedMediaTypeError } from '../errors.js';
@@ -87,10 +87,12 @@ export async function createApi({ document, service, verifier }: ApiDependencies
     );
     if (!result.valid) throw describeViolation(result.errors);
   };
-  const sendAttribute = (ctx: KoaContext, status: number, stored: Parameters<typeof toWire>[0]) => {
+  const sendAttribute = (ctx: KoaContext, status: number, stored: StoredAttribute) => {
     ctx.status = status;
+    ctx.set('ETag', service.tagOf(stored));
     ctx.body = toWire(stored);
   };
+  const ifMatch = (ctx: KoaContext) => ctx.get('if-match') || undefined;
 
   api.register({
     'get-attributes': async (c: Context, ctx: KoaContext) => {
@@ -105,7 +107,14 @@ export async function createApi({ document, service, verifier }: ApiDependencies
       };
     },
     'get-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
-      sendAttribute(ctx, 200, await service.get(String(c.request.params.inum)));
+      const stored = await service.get(String(c.request.params.inum));
+      const ifNoneMatch = ctx.get('if-none-match');
+      if (ifNoneMatch && tagMatches(ifNoneMatch, stored)) {
+        ctx.status = 304;
+        ctx.set('ETag', service.tagOf(stored));
+        return;
+      }
+      sendAttribute(ctx, 200, stored);
     },
     'post-attributes': async (c: Context, ctx: KoaContext) => {
       const stored = await service.create(c.request.requestBody as Record<string, unknown>);
@@ -113,14 +122,19 @@ export async function createApi({ document, service, verifier }: ApiDependencies
       sendAttribute(ctx, 201, stored);
     },
     'put-attributes': async (c: Context, ctx: KoaContext) => {
-      sendAttribute(ctx, 200, await service.replace(c.request.requestBody as Record<string, unknown>));
+      sendAttribute(
+        ctx,
+        200,
+        await service.replace(c.request.requestBody as Record<string, unknown>, ifMatch(ctx)),
+      );
     },
     'patch-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
       const operations = c.request.requestBody as PatchOperation[];
-      sendAttribute(ctx, 200, await service.patch(String(c.request.params.inum), operations, checkShape));
+      const inum = String(c.request.params.inum);
+      sendAttribute(ctx, 200, await service.patch(inum, operations, checkShape, ifMatch(ctx)));
     },
     'delete-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
-      await service.remove(String(c.request.params.inum));
+      await service.remove(String(c.request.params.inum), ifMatch(ctx));
       ctx.status = 204;
     },
 

@@ -10,6 +10,7 @@ import {
   NoSuchObjectError,
   NotFilter,
   ObjectClassViolationError,
+  ResultCodeError,
   OrFilter,
   SubstringFilter,
   UndefinedTypeError,
@@ -28,7 +29,8 @@ import {
 } from '../attributes/definition.js';
 import { sortAndPage, type Condition, type ListQuery, type Page } from '../attributes/query.js';
 import type { AttributeStore } from '../attributes/store.js';
-import { BadRequestError, ConflictError } from '../errors.js';
+import { BadRequestError, ConcurrentChangeError, ConflictError } from '../errors.js';
+import { AssertionControl } from './assertion-control.js';
 import type { Directory } from './directory.js';
 
 /** Janssen's LDAP attribute for each persisted JSON field. */
@@ -68,6 +70,28 @@ const FIELD_BY_LDAP_NAME = new Map(
  */
 const EXTENSION_CLASS = 'jansAttrRegistryExt';
 const IS_DEFINITION = new EqualityFilter({ attribute: 'objectClass', value: 'jansAttr' });
+/** User attributes plus the change sequence number that versions the entry. */
+const READ_ATTRIBUTES = ['*', 'entryCSN'];
+
+/**
+ * Makes a write conditional on the entry being at the version that was read. slapd's `unique` overlay
+ * runs its own search under the same control, based at `ou=attributes`; the second alternative lets
+ * that base pass, while for the definition itself the filter still means "entryCSN is unchanged".
+ */
+function unchanged(expected: StoredAttribute): AssertionControl[] {
+  if (!expected.version) return [];
+  const filter = new OrFilter({
+    filters: [
+      new EqualityFilter({ attribute: 'entryCSN', value: expected.version }),
+      new NotFilter({ filter: IS_DEFINITION }),
+    ],
+  });
+  return [new AssertionControl(filter)];
+}
+
+function isAssertionFailure(error: unknown): boolean {
+  return error instanceof ResultCodeError && error.code === AssertionControl.FAILED;
+}
 
 /** Attribute definitions as `jansAttr` entries under `ou=attributes,<base>`. */
 export class LdapAttributeStore implements AttributeStore {
@@ -92,7 +116,7 @@ export class LdapAttributeStore implements AttributeStore {
   async get(inum: string): Promise<StoredAttribute | undefined> {
     try {
       const { searchEntries } = await this.directory.run((c) =>
-        c.search(this.dnOf(inum), { scope: 'base', filter: IS_DEFINITION }),
+        c.search(this.dnOf(inum), { scope: 'base', filter: IS_DEFINITION, attributes: READ_ATTRIBUTES }),
       );
       return searchEntries[0] && fromEntry(searchEntries[0]);
     } catch (error) {
@@ -137,25 +161,32 @@ export class LdapAttributeStore implements AttributeStore {
     }
     if (had && !has) changes.push(change('delete', 'objectClass', [EXTENSION_CLASS]));
     try {
-      await this.directory.run((c) => c.modify(current.dn, changes));
+      await this.directory.run((c) => c.modify(current.dn, changes, unchanged(current)));
     } catch (error) {
+      if (isAssertionFailure(error)) throw new ConcurrentChangeError();
       throw writeError(error, definition);
     }
   }
 
-  async remove(inum: string): Promise<boolean> {
+  async remove(inum: string, expected?: StoredAttribute): Promise<boolean> {
     try {
-      await this.directory.run((c) => c.del(this.dnOf(inum)));
+      await this.directory.run((c) => c.del(this.dnOf(inum), expected ? unchanged(expected) : []));
       return true;
     } catch (error) {
       if (error instanceof NoSuchObjectError) return false;
+      if (isAssertionFailure(error)) throw new ConcurrentChangeError();
       throw error;
     }
   }
 
   private async search(filter: Filter): Promise<StoredAttribute[]> {
     const { searchEntries } = await this.directory.run((c) =>
-      c.search(this.container, { scope: 'one', filter, paged: { pageSize: 1000 } }),
+      c.search(this.container, {
+        scope: 'one',
+        filter,
+        attributes: READ_ATTRIBUTES,
+        paged: { pageSize: 1000 },
+      }),
     );
     return searchEntries.map(fromEntry);
   }
@@ -244,7 +275,8 @@ export function fromEntry(entry: Entry): StoredAttribute {
   }
   const validation = readValidation(byField.get('attributeValidation')?.[0]);
   if (validation) definition.attributeValidation = validation;
-  return { dn: entry.dn, definition };
+  const version = valuesOf(entry.entryCSN)[0];
+  return { dn: entry.dn, definition, ...(version ? { version } : {}) };
 }
 
 function readValidation(json: string | undefined): AttributeValidation | undefined {
