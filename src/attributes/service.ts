@@ -191,7 +191,8 @@ export class AttributeService {
           `The test in ${at} does not hold; nothing was changed`,
         );
       }
-      throw new BadRequestError(`Invalid patch ${at}`, patchProblem(error.name));
+      // The library's first line says what is wrong with the operation (path, index, value).
+      throw new BadRequestError(`Invalid patch ${at}`, error.message.split('\n')[0]);
     }
     for (const field of FIXED_ON_PATCH) {
       if (patched[field] !== document[field]) {
@@ -239,22 +240,5 @@ export class AttributeService {
     if (!this.options.schemaCheck) return;
     const why = await this.schema.whyNotAllowed(name);
     if (why) throw new NotInSchemaError(`The attribute '${name}' not defined in DB schema`, why);
-  }
-}
-
-function patchProblem(name: string): string {
-  switch (name) {
-    case 'OPERATION_PATH_UNRESOLVABLE':
-    case 'OPERATION_FROM_UNRESOLVABLE':
-      return 'The path does not exist in the definition';
-    case 'OPERATION_PATH_ILLEGAL_ARRAY_INDEX':
-    case 'OPERATION_VALUE_OUT_OF_BOUNDS':
-      return 'The array index is not valid here';
-    case 'OPERATION_VALUE_REQUIRED':
-      return 'This operation needs a value';
-    case 'OPERATION_VALUE_CANNOT_CONTAIN_UNDEFINED':
-      return 'The value cannot contain undefined';
-    default:
-      return 'The operation is not a valid JSON Patch operation here';
   }
 }

@@ -31,6 +31,7 @@ import { sortAndPage, type Condition, type ListQuery, type Page } from '../attri
 import type { AttributeStore } from '../attributes/store.js';
 import { BadRequestError, ConcurrentChangeError, ConflictError } from '../errors.js';
 import { AssertionControl } from './assertion-control.js';
+import { NameClaims } from './name-claims.js';
 import type { Directory } from './directory.js';
 
 /** Janssen's LDAP attribute for each persisted JSON field. */
@@ -96,9 +97,14 @@ function isAssertionFailure(error: unknown): boolean {
 /** Attribute definitions as `jansAttr` entries under `ou=attributes,<base>`. */
 export class LdapAttributeStore implements AttributeStore {
   readonly container: string;
+  private readonly names: NameClaims;
 
   constructor(private readonly directory: Directory) {
     this.container = `ou=attributes,${directory.options.baseDn}`;
+    this.names = new NameClaims(directory, async (dn, name) => {
+      const holder = await this.read(dn);
+      return holder?.definition.name?.toLowerCase() === name.toLowerCase();
+    });
   }
 
   dnOf(inum: string): string {
@@ -113,10 +119,14 @@ export class LdapAttributeStore implements AttributeStore {
     return sortAndPage(entries, query);
   }
 
-  async get(inum: string): Promise<StoredAttribute | undefined> {
+  get(inum: string): Promise<StoredAttribute | undefined> {
+    return this.read(this.dnOf(inum));
+  }
+
+  private async read(dn: string): Promise<StoredAttribute | undefined> {
     try {
       const { searchEntries } = await this.directory.run((c) =>
-        c.search(this.dnOf(inum), { scope: 'base', filter: IS_DEFINITION, attributes: READ_ATTRIBUTES }),
+        c.search(dn, { scope: 'base', filter: IS_DEFINITION, attributes: READ_ATTRIBUTES }),
       );
       return searchEntries[0] && fromEntry(searchEntries[0]);
     } catch (error) {
@@ -139,13 +149,20 @@ export class LdapAttributeStore implements AttributeStore {
     for (const [ldapName, values] of toLdapValues(definition)) {
       if (values.length > 0) attributes[ldapName] = values;
     }
+    const dn = this.dnOf(definition.inum);
+    const name = definition.name ?? '';
     try {
-      await this.directory.run((c) => c.add(this.dnOf(definition.inum), attributes));
-      return true;
+      await this.directory.run((c) => c.add(dn, attributes));
     } catch (error) {
       if (error instanceof AlreadyExistsError) return false;
       throw writeError(error, definition);
     }
+    // The definition first, then its claim: a claim always names a definition that exists or existed.
+    if (!(await this.names.claim(name, dn))) {
+      await this.directory.run((c) => c.del(dn));
+      throw nameTaken(name);
+    }
+    return true;
   }
 
   async replace(current: StoredAttribute, definition: AttributeDefinition): Promise<void> {
@@ -160,17 +177,30 @@ export class LdapAttributeStore implements AttributeStore {
       changes.push(change('replace', ldapName, values));
     }
     if (had && !has) changes.push(change('delete', 'objectClass', [EXTENSION_CLASS]));
+    const oldName = current.definition.name ?? '';
+    const newName = definition.name ?? '';
+    const renamed = oldName.toLowerCase() !== newName.toLowerCase();
     try {
       await this.directory.run((c) => c.modify(current.dn, changes, unchanged(current)));
     } catch (error) {
       if (isAssertionFailure(error)) throw new ConcurrentChangeError();
       throw writeError(error, definition);
     }
+    if (!renamed) return;
+    if (!(await this.names.claim(newName, current.dn))) {
+      const back = change('replace', LDAP_NAMES.name, [oldName]);
+      await this.directory.run((c) => c.modify(current.dn, back));
+      throw nameTaken(newName);
+    }
+    await this.names.release(oldName, current.dn);
   }
 
   async remove(inum: string, expected?: StoredAttribute): Promise<boolean> {
+    const dn = this.dnOf(inum);
+    const name = (expected ?? (await this.read(dn)))?.definition.name;
     try {
-      await this.directory.run((c) => c.del(this.dnOf(inum), expected ? unchanged(expected) : []));
+      await this.directory.run((c) => c.del(dn, expected ? unchanged(expected) : []));
+      if (name) await this.names.release(name, dn);
       return true;
     } catch (error) {
       if (error instanceof NoSuchObjectError) return false;
@@ -296,14 +326,16 @@ function readValidation(json: string | undefined): AttributeValidation | undefin
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+function nameTaken(name: string): ConflictError {
+  return new ConflictError(
+    `Attribute with same name '${name}' already exists!`,
+    'Another definition holds this name (it was created or renamed at the same time).',
+  );
+}
+
 /** Maps the directory's refusal of a write to an error the client can act on. */
 function writeError(error: unknown, definition: AttributeDefinition): unknown {
-  if (error instanceof ConstraintViolationError) {
-    return new ConflictError(
-      `Attribute with same name '${definition.name}' already exists!`,
-      'The directory holds another definition with this name.',
-    );
-  }
+  if (error instanceof ConstraintViolationError) return nameTaken(definition.name ?? '');
   if (error instanceof InvalidSyntaxError) {
     const field = FIELD_BY_LDAP_NAME.get(/^(\w+):/.exec(error.message)?.[1]?.toLowerCase() ?? '');
     return new BadRequestError(

@@ -1,0 +1,93 @@
+import { AlreadyExistsError, Attribute, Change, DN, EqualityFilter, NoSuchObjectError } from 'ldapts';
+import { AssertionControl } from './assertion-control.js';
+import type { Directory } from './directory.js';
+
+/** Whether the definition at `dn` exists and still carries `name` (ignoring case). */
+export type Holds = (dn: string, name: string) => Promise<boolean>;
+
+/**
+ * One entry per definition name, `cn=<name in lower case>,ou=attributeNames,<base>`, pointing at its
+ * definition with `seeAlso`. Adding an entry whose DN exists fails atomically in every LDAP server, so
+ * a definition that is created or renamed and then claims its name either gets the claim or finds the
+ * definition that holds it, and backs out: name uniqueness holds under races, across any number of
+ * service instances (slapd's `unique` overlay alone does not: it searches, then writes, and concurrent
+ * writers slip between the two).
+ *
+ * Definitions are written before they claim, so a claim whose definition no longer carries the name
+ * (deleted or renamed, or a write interrupted half way) is stale and is taken over.
+ */
+export class NameClaims {
+  private readonly container: string;
+
+  constructor(
+    private readonly directory: Directory,
+    private readonly holds: Holds,
+  ) {
+    this.container = `ou=attributeNames,${directory.options.baseDn}`;
+  }
+
+  private dnOf(name: string): string {
+    return `${new DN({ cn: name.toLowerCase() }).toString()},${this.container}`;
+  }
+
+  /** Claims `name` for the definition at `owner`; returns false when a live definition holds it. */
+  async claim(name: string, owner: string): Promise<boolean> {
+    const dn = this.dnOf(name);
+    const entry = { objectClass: ['applicationProcess'], cn: name.toLowerCase(), seeAlso: owner };
+    try {
+      await this.directory.run((c) => c.add(dn, entry));
+      return true;
+    } catch (error) {
+      if (error instanceof NoSuchObjectError) {
+        await this.createContainer();
+        return this.claim(name, owner);
+      }
+      if (!(error instanceof AlreadyExistsError)) throw error;
+    }
+    const { searchEntries } = await this.directory.run((c) =>
+      c.search(dn, { scope: 'base', attributes: ['seeAlso', 'entryCSN'] }),
+    );
+    const holder = String(searchEntries[0]?.seeAlso ?? '');
+    const version = String(searchEntries[0]?.entryCSN ?? '');
+    if (holder.toLowerCase() === owner.toLowerCase()) return true;
+    if (holder && (await this.holds(holder, name))) return false;
+    try {
+      const takeOver = new Change({
+        operation: 'replace',
+        modification: new Attribute({ type: 'seeAlso', values: [owner] }),
+      });
+      const unchanged = new AssertionControl(new EqualityFilter({ attribute: 'entryCSN', value: version }));
+      await this.directory.run((c) => c.modify(dn, takeOver, unchanged));
+      return true;
+    } catch (error) {
+      if (error instanceof NoSuchObjectError) return this.claim(name, owner);
+      // Someone else took the stale claim first.
+      if ((error as { code?: number }).code === AssertionControl.FAILED) return false;
+      throw error;
+    }
+  }
+
+  /** Gives up `owner`'s claim on `name`; a claim held by someone else is left alone. */
+  async release(name: string, owner: string): Promise<void> {
+    const mine = new AssertionControl(new EqualityFilter({ attribute: 'seeAlso', value: owner }));
+    await this.directory
+      .run((c) => c.del(this.dnOf(name), mine))
+      .catch((error: unknown) => {
+        if (
+          error instanceof NoSuchObjectError ||
+          (error as { code?: number }).code === AssertionControl.FAILED
+        )
+          return;
+        throw error;
+      });
+  }
+
+  private async createContainer(): Promise<void> {
+    const ou = { objectClass: ['organizationalUnit'], ou: 'attributeNames' };
+    await this.directory
+      .run((c) => c.add(this.container, ou))
+      .catch((error: unknown) => {
+        if (!(error instanceof AlreadyExistsError)) throw error;
+      });
+  }
+}
