@@ -56,6 +56,36 @@ function bodyProblem(status: number): string {
   return 'The request body is not valid JSON';
 }
 
+/** No definition or patch needs more; deeper bodies would only exhaust the stack of whoever walks them. */
+const MAX_BODY_DEPTH = 32;
+
+/** The nesting depth of a parsed JSON value, measured without recursion. */
+export function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (node === null || typeof node !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > MAX_BODY_DEPTH) return deepest;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+function limitDepth(): Koa.Middleware {
+  return async (ctx, next) => {
+    if (depthOf(ctx.request.body) > MAX_BODY_DEPTH) {
+      throw new AppError(
+        400,
+        'The request body is nested too deeply',
+        `At most ${MAX_BODY_DEPTH} levels are accepted.`,
+      );
+    }
+    await next();
+  };
+}
+
 /** One line per request; never headers, so tokens stay out of the log. */
 function requestLog(log: Logger): Koa.Middleware {
   return async (ctx, next) => {
@@ -107,6 +137,7 @@ export function createApp({ api, document, log, directoryReady }: AppDependencie
       encoding: 'utf-8',
     }),
   );
+  app.use(limitDepth());
   app.use(router.routes());
   app.use(async (ctx) => {
     if (!ctx.path.startsWith(`${API_ROOT}/`)) throw new AppError(404, 'No such endpoint');

@@ -28,6 +28,9 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
+/** How long requests in flight may take to finish once shutdown has begun. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Marks a data directory whose standard seed has been loaded, so that deleted definitions stay deleted. */
 const SEEDED_MARKER = 'seeded';
 
@@ -108,7 +111,12 @@ export async function startService(
       slapd,
       devKey,
       async close() {
-        await new Promise<void>((done) => server.close(() => done()));
+        // Stop accepting, let requests in flight finish (for a bounded time), then close the directory.
+        const drained = new Promise<void>((done) => server.close(() => done()));
+        server.closeIdleConnections();
+        const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        await drained;
+        clearTimeout(deadline);
         await directory.close();
         await slapd?.stop();
       },

@@ -42,4 +42,28 @@ describe('when the directory goes away and comes back', () => {
     expect(back.body.name).to.equal('departmentNumber');
     expect(await ready()).to.equal(200);
   });
+
+  it('answers 503 within the operation timeout when the directory hangs, and recovers when it resumes', async () => {
+    const impatient = await startTestApp(directory.slapd, { LDAP_OPERATION_TIMEOUT_MS: '300' });
+    const token = impatient.adminToken;
+    try {
+      expect((await call(impatient, 'GET', '/attributes/08E2', { token })).status).to.equal(200);
+      directory.slapd.process.kill('SIGSTOP');
+      try {
+        const started = Date.now();
+        const replies = await Promise.all(
+          Array.from({ length: 20 }, () => call(impatient, 'GET', '/attributes?pattern=edu', { token })),
+        );
+        expect(replies.map((r) => r.status)).to.deep.equal(replies.map(() => 503));
+        expect(Date.now() - started, 'bounded by the operation timeout').to.be.below(3000);
+      } finally {
+        directory.slapd.process.kill('SIGCONT');
+      }
+      const back = await call(impatient, 'GET', '/attributes?pattern=edu', { token });
+      expect(back.status).to.equal(200);
+      expect(back.body.totalEntriesCount).to.equal(14);
+    } finally {
+      await impatient.stop();
+    }
+  });
 });
