@@ -30,6 +30,13 @@ export interface SlapdOptions {
   port?: number;
   /** The slapd program; looked for in the usual places when left out. */
   slapdPath?: string;
+  /**
+   * Multi-provider replication: this server's id and the URLs of the other providers, which must share
+   * the suffix and the admin password. Applies when the configuration is created.
+   */
+  replication?: { serverId: number; peers: string[] };
+  /** Admin password of a new configuration (default: generated). */
+  password?: string;
 }
 
 export interface RunningSlapd {
@@ -76,13 +83,40 @@ function ssha(password: string): string {
   return `{SSHA}${Buffer.concat([digest, salt]).toString('base64')}`;
 }
 
-function configLdif(options: {
+interface ConfigOptions {
   dataDir: string;
   suffix: string;
   bindDn: string;
   configDn: string;
   password: string;
-}): string {
+  replication?: { serverId: number; peers: string[] };
+}
+
+/** syncprov on every server (so any can be replicated from); syncrepl towards each peer. */
+function replicationLdif(options: ConfigOptions): { global: string; database: string; overlay: string } {
+  const replication = options.replication;
+  if (!replication) return { global: '', database: '', overlay: '' };
+  const consumers = replication.peers.map(
+    (peer, i) =>
+      `olcSyncrepl: {${i}}rid=${String(i + 1).padStart(3, '0')} provider=${peer} bindmethod=simple ` +
+      `binddn="${options.bindDn}" credentials=${options.password} searchbase="${options.suffix}" ` +
+      'type=refreshAndPersist retry="1 +" timeout=3 network-timeout=3',
+  );
+  return {
+    global: `olcServerID: ${replication.serverId}\n`,
+    database: [...consumers, 'olcMultiProvider: TRUE', ''].join('\n'),
+    overlay: `
+dn: olcOverlay={1}syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {1}syncprov
+olcSpCheckpoint: 100 10
+`,
+  };
+}
+
+function configLdif(options: ConfigOptions): string {
+  const replication = replicationLdif(options);
   const hash = ssha(options.password);
   const includes = [
     ...SYSTEM_SCHEMAS.map((f) => join(SYSTEM_SCHEMA_DIR, f)),
@@ -92,13 +126,14 @@ function configLdif(options: {
 objectClass: olcGlobal
 cn: config
 olcPidFile: ${join(options.dataDir, 'run', 'slapd.pid')}
-
+${replication.global}
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
 cn: module{0}
 olcModulePath: ${MODULE_DIR}
 olcModuleLoad: back_mdb
 olcModuleLoad: unique
+olcModuleLoad: syncprov
 
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
@@ -129,14 +164,16 @@ olcDbMaxSize: 4294967296
 olcDbIndex: objectClass eq
 olcDbIndex: inum eq
 olcDbIndex: jansAttrName eq
+olcDbIndex: entryCSN eq
+olcDbIndex: entryUUID eq
 olcAccess: to * by anonymous auth by * none
-
+${replication.database}
 dn: olcOverlay={0}unique,olcDatabase={1}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcUniqueConfig
 olcOverlay: {0}unique
 olcUniqueURI: ldap:///ou=attributes,${options.suffix}?jansAttrName?one
-`;
+${replication.overlay}`;
 }
 
 function isAlive(pid: number): boolean {
@@ -199,13 +236,23 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
   let created = false;
   let password = (await readFile(passwordFile, 'utf8').catch(() => '')).trim();
   if (!existsSync(configDir) || !password) {
-    password = randomBytes(18).toString('base64url');
+    password = options.password ?? randomBytes(18).toString('base64url');
     await rm(configDir, { recursive: true, force: true });
     await rm(join(dataDir, 'db'), { recursive: true, force: true });
     await mkdir(configDir, { recursive: true });
     await mkdir(join(dataDir, 'db'), { recursive: true });
     const ldifFile = join(runDir, 'config.ldif');
-    await writeFile(ldifFile, configLdif({ dataDir, suffix: options.suffix, bindDn, configDn, password }));
+    await writeFile(
+      ldifFile,
+      configLdif({
+        dataDir,
+        suffix: options.suffix,
+        bindDn,
+        configDn,
+        password,
+        replication: options.replication,
+      }),
+    );
     const slapadd = spawnSync(slapd.replace(/slapd$/, 'slapadd'), ['-n0', '-F', configDir, '-l', ldifFile], {
       encoding: 'utf8',
     });
