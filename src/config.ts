@@ -31,13 +31,29 @@ export interface Config {
   personObjectClasses: string[];
   /** Largest page of the list endpoint (MAX_PAGE_SIZE, default 200). */
   maxPageSize: number;
-  /** PEM public key that verifies bearer tokens (JWT_PUBLIC_KEY_FILE; default: a development key in DATA_DIR). */
+  /** JWKS of the authorization server, for signed access tokens (JWT_JWKS_URI). */
+  jwtJwksUri?: string;
+  /** How long fetched keys are kept (JWT_JWKS_CACHE_S, default 600); an unknown kid refetches sooner. */
+  jwtJwksCacheSec: number;
+  /** PEM public key that verifies bearer tokens (JWT_PUBLIC_KEY_FILE). */
   jwtPublicKeyFile?: string;
-  /** Accepted signature algorithms (JWT_ALGORITHMS, default RS256). */
+  /** Shared HS256 secret, for development only (JWT_SECRET). */
+  jwtSecret?: string;
+  /** Accepted signature algorithms (JWT_ALGORITHMS, default RS256,PS256,ES256; HS256 with JWT_SECRET). */
   jwtAlgorithms: Algorithm[];
   /** Required `iss` and `aud` when set (JWT_ISSUER, JWT_AUDIENCE). */
   jwtIssuer?: string;
   jwtAudience?: string;
+  /** Allowed clock difference for exp and nbf (JWT_CLOCK_TOLERANCE_S, default 30). */
+  jwtClockToleranceSec: number;
+  /** RFC 7662 introspection of opaque tokens (INTROSPECTION_URL, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET). */
+  introspectionUrl?: string;
+  introspectionClientId?: string;
+  introspectionClientSecret?: string;
+  /** How long an introspection answer is reused at most (INTROSPECTION_CACHE_TTL_S, default 60). */
+  introspectionCacheTtlSec: number;
+  /** True when no token source is configured: tokens are checked with the development key in DATA_DIR. */
+  devTokens: boolean;
   /** pino level (LOG_LEVEL, default info). */
   logLevel: string;
 }
@@ -55,6 +71,7 @@ const ASYMMETRIC: Algorithm[] = [
   'ES384',
   'ES512',
 ];
+const SYMMETRIC: Algorithm[] = ['HS256', 'HS384', 'HS512'];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const text = (key: string) => {
@@ -84,14 +101,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (ldapUrl && !text('LDAP_BIND_DN'))
     throw new ConfigError('LDAP_URL is set, so LDAP_BIND_DN must be set too');
 
-  const algorithms = (text('JWT_ALGORITHMS') ?? 'RS256').split(',').map((a) => a.trim()) as Algorithm[];
+  const sources = ['JWT_JWKS_URI', 'JWT_PUBLIC_KEY_FILE', 'JWT_SECRET'].filter((key) => text(key));
+  if (sources.length > 1) throw new ConfigError(`Set only one of ${sources.join(', ')}`);
+  const secret = text('JWT_SECRET');
+  const allowed = secret ? SYMMETRIC : ASYMMETRIC;
+  const algorithms = (text('JWT_ALGORITHMS') ?? (secret ? 'HS256' : 'RS256,PS256,ES256'))
+    .split(',')
+    .map((a) => a.trim()) as Algorithm[];
   for (const algorithm of algorithms) {
-    if (!ASYMMETRIC.includes(algorithm)) {
+    if (!allowed.includes(algorithm)) {
       throw new ConfigError(
-        `JWT_ALGORITHMS may list only ${ASYMMETRIC.join(', ')}; "${algorithm}" is not one of them`,
+        `JWT_ALGORITHMS may list only ${allowed.join(', ')}${secret ? ' with JWT_SECRET' : ''}; "${algorithm}" is not one of them`,
       );
     }
   }
+  if (secret && secret.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters long');
+  const introspectionUrl = text('INTROSPECTION_URL');
+  if (introspectionUrl && !/^https?:\/\//.test(introspectionUrl)) {
+    throw new ConfigError('INTROSPECTION_URL must be an http:// or https:// URL');
+  }
+  if (introspectionUrl && !(text('INTROSPECTION_CLIENT_ID') && text('INTROSPECTION_CLIENT_SECRET'))) {
+    throw new ConfigError(
+      'INTROSPECTION_URL is set, so INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET must be set too',
+    );
+  }
+  const jwksUri = text('JWT_JWKS_URI');
+  if (jwksUri && !/^https?:\/\//.test(jwksUri))
+    throw new ConfigError('JWT_JWKS_URI must be an http:// or https:// URL');
 
   return {
     port: int('PORT', 8080, 0, 65535),
@@ -112,10 +148,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((c) => c.trim())
       .filter(Boolean),
     maxPageSize: int('MAX_PAGE_SIZE', 200, 1, 10_000),
+    jwtJwksUri: jwksUri,
+    jwtJwksCacheSec: int('JWT_JWKS_CACHE_S', 600, 1, 86_400),
     jwtPublicKeyFile: text('JWT_PUBLIC_KEY_FILE'),
+    jwtSecret: secret,
     jwtAlgorithms: algorithms,
     jwtIssuer: text('JWT_ISSUER'),
     jwtAudience: text('JWT_AUDIENCE'),
+    jwtClockToleranceSec: int('JWT_CLOCK_TOLERANCE_S', 30, 0, 600),
+    introspectionUrl,
+    introspectionClientId: text('INTROSPECTION_CLIENT_ID'),
+    introspectionClientSecret: env.INTROSPECTION_CLIENT_SECRET,
+    introspectionCacheTtlSec: int('INTROSPECTION_CACHE_TTL_S', 60, 0, 3600),
+    devTokens: sources.length === 0 && !introspectionUrl,
     logLevel: text('LOG_LEVEL') ?? 'info',
   };
 }

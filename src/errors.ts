@@ -87,6 +87,13 @@ export class ConcurrentChangeError extends AppError {
   }
 }
 
+/** The authorization server (key set or introspection) cannot be reached: not the caller's fault. */
+export class AuthorizationServerUnavailableError extends AppError {
+  constructor(message: string) {
+    super(503, message, 'The token could not be checked; retry shortly.', { 'Retry-After': '5' });
+  }
+}
+
 /** The directory is down, slow or refusing work: the client should retry. */
 export class DirectoryUnavailableError extends AppError {
   constructor(cause?: unknown) {

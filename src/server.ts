@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
 import { AttributeService } from './attributes/service.js';
-import { TokenVerifier } from './auth/bearer.js';
+import { TokenVerifier, type KeySource, type VerifierOptions } from './auth/bearer.js';
 import { devKeyPair } from './auth/dev-keys.js';
 import type { Config } from './config.js';
 import { STANDARD_LDIF, readLdifFiles, seed } from './directory/seed.js';
@@ -33,6 +33,42 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Marks a data directory whose standard seed has been loaded, so that deleted definitions stay deleted. */
 const SEEDED_MARKER = 'seeded';
+
+/** Token checking as configured; with nothing configured, the development key in DATA_DIR. */
+async function verifierOptions(config: Config, log: Logger): Promise<VerifierOptions> {
+  const claims = {
+    algorithms: config.jwtAlgorithms,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    clockToleranceSec: config.jwtClockToleranceSec,
+  };
+  let keys: KeySource | undefined;
+  if (config.jwtJwksUri)
+    keys = { kind: 'jwks', uri: config.jwtJwksUri, cacheMaxAgeMs: config.jwtJwksCacheSec * 1000 };
+  if (config.jwtPublicKeyFile)
+    keys = { kind: 'pem', publicKey: await readFile(config.jwtPublicKeyFile, 'utf8') };
+  if (config.jwtSecret) {
+    log.warn(
+      'JWT_SECRET is set: tokens signed with a shared secret are accepted. Use this for development only.',
+    );
+    keys = { kind: 'secret', secret: config.jwtSecret };
+  }
+  if (config.devTokens) {
+    if (config.ldapUrl)
+      log.warn('No token source is configured: tokens are checked with the development key in DATA_DIR');
+    keys = { kind: 'pem', publicKey: (await devKeyPair(config.dataDir)).publicKey };
+  }
+  const introspection = config.introspectionUrl
+    ? {
+        url: config.introspectionUrl,
+        clientId: config.introspectionClientId ?? '',
+        clientSecret: config.introspectionClientSecret ?? '',
+        cacheTtlMs: config.introspectionCacheTtlSec * 1000,
+        timeoutMs: config.ldapOperationTimeoutMs,
+      }
+    : undefined;
+  return { jwt: keys && { keys, ...claims }, introspection };
+}
 
 /** Composition root: directory (embedded or external) → store → service → API → HTTP server. */
 export async function startService(
@@ -68,26 +104,12 @@ export async function startService(
       );
     }
 
-    const devKey = !config.jwtPublicKeyFile;
-    const publicKey = config.jwtPublicKeyFile
-      ? await readFile(config.jwtPublicKeyFile, 'utf8')
-      : (await devKeyPair(config.dataDir)).publicKey;
-    if (devKey && config.ldapUrl) {
-      log.warn(
-        'JWT_PUBLIC_KEY_FILE is not set: bearer tokens are verified with the development key in DATA_DIR',
-      );
-    }
+    const verifier = new TokenVerifier(await verifierOptions(config, log));
 
     const store = new LdapAttributeStore(directory);
     const service = new AttributeService(store, new LdapPersonSchema(directory, config.personObjectClasses), {
       maxPageSize: config.maxPageSize,
       schemaCheck: config.schemaCheck,
-    });
-    const verifier = new TokenVerifier({
-      publicKey,
-      algorithms: config.jwtAlgorithms,
-      issuer: config.jwtIssuer,
-      audience: config.jwtAudience,
     });
     const document = loadOpenApiDocument();
     const api = await createApi({ document, service, verifier });
@@ -109,7 +131,7 @@ export async function startService(
       server,
       directory,
       slapd,
-      devKey,
+      devKey: config.devTokens,
       async close() {
         // Stop accepting, let requests in flight finish (for a bounded time), then close the directory.
         const drained = new Promise<void>((done) => server.close(() => done()));

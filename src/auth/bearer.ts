@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import jwt, { type Algorithm } from 'jsonwebtoken';
-import { InsufficientScopeError, UnauthorizedError } from '../errors.js';
+import jwksRsa from 'jwks-rsa';
+import { AuthorizationServerUnavailableError, InsufficientScopeError, UnauthorizedError } from '../errors.js';
 
 /** Who is calling, as far as the token says. */
 export interface Principal {
@@ -8,15 +10,39 @@ export interface Principal {
   scopes: Set<string>;
 }
 
-export interface VerifierOptions {
-  publicKey: string;
+/** Where the keys that verify signed (JWT) access tokens come from. */
+export type KeySource =
+  | { kind: 'jwks'; uri: string; cacheMaxAgeMs: number }
+  | { kind: 'pem'; publicKey: string }
+  | { kind: 'secret'; secret: string };
+
+export interface JwtOptions {
+  keys: KeySource;
+  /** Accepted algorithms: configuration, never the token's say. */
   algorithms: Algorithm[];
   issuer?: string;
   audience?: string;
+  clockToleranceSec: number;
+}
+
+export interface IntrospectionOptions {
+  /** RFC 7662 endpoint and the client credentials it wants. */
+  url: string;
+  clientId: string;
+  clientSecret: string;
+  /** Longest time an answer is reused (never beyond the token's own exp). */
+  cacheTtlMs: number;
+  timeoutMs: number;
+}
+
+export interface VerifierOptions {
+  jwt?: JwtOptions;
+  introspection?: IntrospectionOptions;
 }
 
 /** No honest access token is this long; refusing early keeps the verifier's work bounded. */
 const MAX_TOKEN_LENGTH = 8192;
+const MAX_CACHED_INTROSPECTIONS = 10_000;
 
 /** Takes the token out of an `Authorization: Bearer <token>` header. */
 export function bearerToken(header: string | undefined): string {
@@ -26,59 +52,158 @@ export function bearerToken(header: string | undefined): string {
   return match[1];
 }
 
-/** Verifies signed JWT access tokens against one public key, with a fixed list of algorithms. */
-export class TokenVerifier {
-  constructor(private readonly options: VerifierOptions) {}
+/** The claims of a token that has the shape of a JWT, unverified, or undefined for anything else. */
+function peek(token: string): jwt.JwtPayload | undefined {
+  const decoded = jwt.decode(token, { complete: true });
+  return decoded && typeof decoded.payload === 'object' ? decoded.payload : undefined;
+}
 
-  verify(token: string): Principal {
+/**
+ * Verifies bearer tokens: signed JWTs locally (JWKS, PEM key or, for development, a shared secret) and
+ * anything else through RFC 7662 introspection. When both are configured, a JWT goes to local
+ * verification if it names the configured issuer (or no issuer is configured), and to introspection
+ * otherwise.
+ */
+export class TokenVerifier {
+  private readonly jwks?: jwksRsa.JwksClient;
+  private readonly introspected = new Map<string, { principal?: Principal; until: number }>();
+
+  constructor(private readonly options: VerifierOptions) {
+    const keys = options.jwt?.keys;
+    if (keys?.kind === 'jwks') {
+      this.jwks = jwksRsa({
+        jwksUri: keys.uri,
+        cache: true,
+        cacheMaxAge: keys.cacheMaxAgeMs,
+        // An unknown kid refetches the key set, but a flood of made-up kids cannot hammer the server.
+        rateLimit: true,
+        jwksRequestsPerMinute: 10,
+        timeout: 5000,
+      });
+    }
+  }
+
+  async verify(token: string): Promise<Principal> {
     if (token.length > MAX_TOKEN_LENGTH) throw new UnauthorizedError('The token is too large', true);
+    const { jwt: jwtOptions, introspection } = this.options;
+    const claims = peek(token);
+    const local =
+      jwtOptions && claims && (!introspection || !jwtOptions.issuer || claims.iss === jwtOptions.issuer);
+    if (local) return this.verifyJwt(token, jwtOptions);
+    if (introspection) return this.introspect(token, introspection);
+    throw new UnauthorizedError('The token is not valid', true);
+  }
+
+  private async verifyJwt(token: string, options: JwtOptions): Promise<Principal> {
     let claims: jwt.JwtPayload;
     try {
-      const decoded = jwt.verify(token, this.options.publicKey, {
-        algorithms: this.options.algorithms,
-        issuer: this.options.issuer,
-        audience: this.options.audience,
-        clockTolerance: 30,
+      const key = await this.keyFor(token, options.keys);
+      const decoded = jwt.verify(token, key, {
+        algorithms: options.algorithms,
+        issuer: options.issuer,
+        audience: options.audience,
+        clockTolerance: options.clockToleranceSec,
       });
       if (typeof decoded === 'string') throw new Error('payload is not a JSON object');
       if (decoded.exp === undefined) throw new Error('the token has no expiry');
       claims = decoded;
     } catch (error) {
+      if (error instanceof AuthorizationServerUnavailableError) throw error;
       throw new UnauthorizedError(describe(error), true);
     }
-    return {
-      subject: typeof claims.sub === 'string' ? claims.sub : undefined,
-      clientId: typeof claims.client_id === 'string' ? claims.client_id : undefined,
-      scopes: scopesOf(claims),
-    };
+    return principalOf(claims);
   }
+
+  private async keyFor(token: string, keys: KeySource): Promise<string> {
+    if (keys.kind === 'pem') return keys.publicKey;
+    if (keys.kind === 'secret') return keys.secret;
+    const kid = jwt.decode(token, { complete: true })?.header.kid;
+    if (!kid) throw new Error('the token names no key (kid)');
+    try {
+      return (await (this.jwks as jwksRsa.JwksClient).getSigningKey(kid)).getPublicKey();
+    } catch (error) {
+      if (error instanceof jwksRsa.SigningKeyNotFoundError || error instanceof jwksRsa.JwksRateLimitError) {
+        throw new Error('the token names an unknown key');
+      }
+      throw new AuthorizationServerUnavailableError(
+        'The key set of the authorization server could not be read',
+      );
+    }
+  }
+
+  private async introspect(token: string, options: IntrospectionOptions): Promise<Principal> {
+    const key = createHash('sha256').update(token).digest('base64url');
+    const cached = this.introspected.get(key);
+    if (cached && cached.until > Date.now()) return accepted(cached.principal);
+
+    let answer: Record<string, unknown>;
+    try {
+      const response = await fetch(options.url, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      if (!response.ok) throw new Error(`introspection answered ${response.status}`);
+      answer = (await response.json()) as Record<string, unknown>;
+    } catch {
+      throw new AuthorizationServerUnavailableError('The token introspection endpoint could not be reached');
+    }
+
+    const now = Date.now();
+    const exp = typeof answer.exp === 'number' ? answer.exp * 1000 : Infinity;
+    const active = answer.active === true && exp > now;
+    const principal = active ? principalOf(answer) : undefined;
+    if (this.introspected.size >= MAX_CACHED_INTROSPECTIONS) {
+      this.introspected.delete(this.introspected.keys().next().value as string);
+    }
+    this.introspected.set(key, { principal, until: Math.min(now + options.cacheTtlMs, exp) });
+    return accepted(principal);
+  }
+}
+
+function accepted(principal: Principal | undefined): Principal {
+  if (!principal) throw new UnauthorizedError('The token is not active', true);
+  return principal;
 }
 
 function describe(error: unknown): string {
   if (error instanceof jwt.TokenExpiredError) return 'The token has expired';
   if (error instanceof jwt.NotBeforeError) return 'The token is not valid yet';
   if (error instanceof Error && error.message === 'the token has no expiry') return 'The token has no expiry';
+  if (error instanceof Error && error.message === 'the token names an unknown key')
+    return 'The token names an unknown key';
   if (error instanceof jwt.JsonWebTokenError && /audience|issuer/.test(error.message)) {
     return `The token was issued for someone else (${error.message.replace(/\. expected.*/, '')})`;
   }
   return 'The token is not valid';
 }
 
+function principalOf(claims: Record<string, unknown>): Principal {
+  return {
+    subject: typeof claims.sub === 'string' ? claims.sub : undefined,
+    clientId: typeof claims.client_id === 'string' ? claims.client_id : undefined,
+    scopes: scopesOf(claims),
+  };
+}
+
 /** Scopes from `scope` (space-separated, RFC 8693) or `scp` (an array, as some servers issue). */
-function scopesOf(claims: jwt.JwtPayload): Set<string> {
+function scopesOf(claims: Record<string, unknown>): Set<string> {
   const scopes = new Set<string>();
-  if (typeof claims.scope === 'string')
-    claims.scope
-      .split(' ')
-      .filter(Boolean)
-      .forEach((s) => scopes.add(s));
-  if (Array.isArray(claims.scp))
-    claims.scp.filter((s) => typeof s === 'string').forEach((s) => scopes.add(s));
-  if (typeof claims.scp === 'string')
-    claims.scp
-      .split(' ')
-      .filter(Boolean)
-      .forEach((s) => scopes.add(s));
+  const add = (value: unknown) => {
+    if (typeof value === 'string')
+      value
+        .split(' ')
+        .filter(Boolean)
+        .forEach((s) => scopes.add(s));
+    if (Array.isArray(value)) value.filter((s) => typeof s === 'string').forEach((s) => scopes.add(s));
+  };
+  add(claims.scope);
+  add(claims.scp);
   return scopes;
 }
 

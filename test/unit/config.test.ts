@@ -23,10 +23,19 @@ describe('loadConfig', () => {
       schemaCheck: true,
       personObjectClasses: ['jansPerson', 'jansCustomPerson'],
       maxPageSize: 200,
+      jwtJwksUri: undefined,
+      jwtJwksCacheSec: 600,
       jwtPublicKeyFile: undefined,
-      jwtAlgorithms: ['RS256'],
+      jwtSecret: undefined,
+      jwtAlgorithms: ['RS256', 'PS256', 'ES256'],
       jwtIssuer: undefined,
       jwtAudience: undefined,
+      jwtClockToleranceSec: 30,
+      introspectionUrl: undefined,
+      introspectionClientId: undefined,
+      introspectionClientSecret: undefined,
+      introspectionCacheTtlSec: 60,
+      devTokens: true,
       logLevel: 'info',
     });
   });
@@ -92,5 +101,37 @@ describe('loadConfig', () => {
       expect(problem({ JWT_ALGORITHMS: algorithms }), algorithms).to.contain('JWT_ALGORITHMS may list only');
     }
     expect(problem({ JWT_ALGORITHMS: 'none' })).to.contain('"none" is not one of them');
+  });
+
+  it('refuses token settings that do not go together', () => {
+    const refused = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return expect.fail('expected a ConfigError');
+    };
+    expect(refused({ JWT_JWKS_URI: 'https://as.example/jwks', JWT_PUBLIC_KEY_FILE: '/k.pem' })).to.contain(
+      'only one',
+    );
+    expect(refused({ JWT_SECRET: 'x'.repeat(40), JWT_ALGORITHMS: 'RS256' })).to.contain('with JWT_SECRET');
+    expect(refused({ JWT_SECRET: 'short' })).to.contain('32 characters');
+    expect(refused({ JWT_JWKS_URI: 'https://as.example/jwks', JWT_ALGORITHMS: 'HS256' })).to.contain('HS256');
+    expect(refused({ INTROSPECTION_URL: 'https://as.example/introspect' })).to.contain(
+      'INTROSPECTION_CLIENT_ID',
+    );
+    expect(refused({ JWT_JWKS_URI: 'file:///etc/keys' })).to.contain('JWT_JWKS_URI');
+  });
+
+  it('turns the development key off once any token source is configured', () => {
+    expect(loadConfig({ JWT_JWKS_URI: 'https://as.example/jwks' }).devTokens).to.equal(false);
+    const introspection = {
+      INTROSPECTION_URL: 'https://as.example/introspect',
+      INTROSPECTION_CLIENT_ID: 'registry',
+      INTROSPECTION_CLIENT_SECRET: 'secret',
+    };
+    expect(loadConfig(introspection).devTokens).to.equal(false);
+    expect(loadConfig({ JWT_SECRET: 'y'.repeat(40) }).jwtAlgorithms).to.deep.equal(['HS256']);
   });
 });
