@@ -8,12 +8,27 @@
 # This mirrors the embedded directory of src/directory/slapd.ts. Later starts reuse the volume.
 # Every start: runs slapd in the foreground as this (non-root) user.
 #
+# Multi-provider replication (the `replicated` profile of docker-compose.yml): with LDAP_PEER_URLS
+# set, the first start also gives cn=config an olcServerID, loads the syncprov module, indexes
+# entryCSN and entryUUID, adds the syncprov overlay ({1}, after unique) and, on the o=jans database,
+# one olcSyncrepl per peer (refreshAndPersist, bound as cn=admin,o=jans with LDAP_ADMIN_PASSWORD,
+# which all providers must therefore share) and olcMultiProvider: TRUE. Only the provider with
+# LDAP_SEED=true loads base.ldif and attributes.ldif; the others start empty and receive the seed
+# by replication. Replication is configured on the first start only, like everything else here: to
+# change the peers, recreate the data volume.
+#
 # Environment:
 #   LDAP_ADMIN_PASSWORD  password of cn=admin,o=jans (required on the first start only)
 #   LDAP_PORT            TCP port of ldap:// (default 1389; unprivileged)
 #   SLAPD_LOG_LEVEL      slapd -d level (default stats; none for quiet)
 #   LDIF_DIR             where the project's ldif/ directory is mounted (default /ldif)
 #   LDAP_DATA_DIR        configuration and database (default /var/lib/openldap, a volume)
+#   LDAP_SEED            true (default) loads base.ldif and attributes.ldif on the first start;
+#                        false starts with an empty o=jans (for a provider that replicates the seed)
+#   LDAP_PEER_URLS       space-separated ldap:// URLs of the other providers, e.g.
+#                        "ldap://openldap-b:1389"; unset or empty: no replication
+#   LDAP_SERVER_ID       this provider's olcServerID, 1 to 4095, distinct on every provider
+#                        (required with LDAP_PEER_URLS)
 set -eu
 umask 077 # the configuration holds the admin password hash
 
@@ -22,6 +37,9 @@ LDAP_PORT="${LDAP_PORT:-1389}"
 SLAPD_LOG_LEVEL="${SLAPD_LOG_LEVEL:-stats}"
 LDIF_DIR="${LDIF_DIR:-/ldif}"
 LDAP_DATA_DIR="${LDAP_DATA_DIR:-/var/lib/openldap}"
+LDAP_SEED="${LDAP_SEED:-true}"
+LDAP_PEER_URLS="${LDAP_PEER_URLS:-}"
+LDAP_SERVER_ID="${LDAP_SERVER_ID:-}"
 SYSTEM_SCHEMA_DIR=/etc/ldap/schema
 MODULE_DIR=/usr/lib/ldap
 
@@ -31,12 +49,103 @@ marker="$LDAP_DATA_DIR/.initialized"
 
 log() { printf 'openldap-entrypoint: %s\n' "$*" >&2; }
 
+# `name: value` as an LDIF line, or `name:: base64` when the value is not printable ASCII.
+ldif_line() {
+  if [ -n "$(printf '%s' "$2" | LC_ALL=C tr -d ' -~')" ]; then
+    printf '%s:: %s\n' "$1" "$(printf '%s' "$2" | base64 | tr -d '\n')"
+  else
+    printf '%s: %s\n' "$1" "$2"
+  fi
+}
+
+# The cn=config lines of multi-provider replication (see the header), in variables that the
+# configuration below places at the start of a line: each is empty (without LDAP_PEER_URLS) or
+# ends with a newline, so that no blank line splits an entry and the configuration without
+# replication stays as it was. The overlay entry, last, follows the unique overlay's last line
+# instead, so it starts with a line break and a blank line.
+replication_config() {
+  server_id_line='' syncprov_module_line='' replication_index_lines='' syncrepl_lines=''
+  syncprov_overlay=''
+  [ -n "$LDAP_PEER_URLS" ] || return 0
+  case "$LDAP_SERVER_ID" in
+    '' | *[!0-9]* | 0*)
+      log "LDAP_SERVER_ID must be a number from 1 to 4095 with LDAP_PEER_URLS (got '$LDAP_SERVER_ID')"
+      exit 1
+      ;;
+  esac
+  if [ "$LDAP_SERVER_ID" -gt 4095 ]; then
+    log "LDAP_SERVER_ID must be a number from 1 to 4095 (got '$LDAP_SERVER_ID')"
+    exit 1
+  fi
+  # The password goes into olcSyncrepl as credentials="...". slapd splits cn=config values at
+  # spaces outside double quotes and has no escape character there (a backslash is an ordinary
+  # character), so a password can hold anything but a double quote.
+  case "$LDAP_ADMIN_PASSWORD" in
+    *\"*)
+      log 'LDAP_ADMIN_PASSWORD must not contain a double quote (") with LDAP_PEER_URLS'
+      exit 1
+      ;;
+  esac
+  index=0
+  set -f # split LDAP_PEER_URLS on spaces, without expanding * or ?
+  for url in $LDAP_PEER_URLS; do
+    case "$url" in
+      ldap://?* | ldaps://?*) ;;
+      *)
+        log "LDAP_PEER_URLS: '$url' is not an ldap:// or ldaps:// URL"
+        exit 1
+        ;;
+    esac
+    case "$url" in
+      *[\\\"]*)
+        log "LDAP_PEER_URLS: '$url' must not contain quotes or backslashes"
+        exit 1
+        ;;
+    esac
+    index=$((index + 1))
+    rid="$(printf '%03d' "$index")"
+    syncrepl_lines="$syncrepl_lines$(ldif_line olcSyncrepl "{$((index - 1))}rid=$rid provider=$url \
+bindmethod=simple binddn=\"cn=admin,$SUFFIX\" credentials=\"$LDAP_ADMIN_PASSWORD\" searchbase=\"$SUFFIX\" \
+type=refreshAndPersist retry=\"1 +\" timeout=3 network-timeout=3")
+"
+  done
+  set +f
+  if [ "$index" -eq 0 ] || [ "$index" -gt 999 ]; then
+    log "LDAP_PEER_URLS must list 1 to 999 URLs (got $index)"
+    exit 1
+  fi
+  server_id_line="olcServerID: $LDAP_SERVER_ID
+"
+  syncprov_module_line='olcModuleLoad: syncprov
+'
+  replication_index_lines='olcDbIndex: entryCSN eq
+olcDbIndex: entryUUID eq
+'
+  syncrepl_lines="${syncrepl_lines}olcMultiProvider: TRUE
+"
+  syncprov_overlay='
+
+dn: olcOverlay={1}syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {1}syncprov
+olcSpCheckpoint: 100 10'
+}
+
 initialize() {
   if [ -z "${LDAP_ADMIN_PASSWORD:-}" ]; then
     log 'LDAP_ADMIN_PASSWORD must be set for the first start'
     exit 1
   fi
-  for file in schema/eduperson.ldif schema/jans.ldif base.ldif attributes.ldif; do
+  case "$LDAP_SEED" in
+    true) seed_files='base.ldif attributes.ldif' ;;
+    false) seed_files='' ;;
+    *)
+      log "LDAP_SEED must be true or false (got '$LDAP_SEED')"
+      exit 1
+      ;;
+  esac
+  for file in schema/eduperson.ldif schema/jans.ldif $seed_files; do
     if [ ! -r "$LDIF_DIR/$file" ]; then
       log "$LDIF_DIR/$file is missing: mount the project's ldif/ directory at $LDIF_DIR"
       exit 1
@@ -50,20 +159,21 @@ initialize() {
   hash="$(printf '%s' "$LDAP_ADMIN_PASSWORD" | slappasswd -n -T /dev/stdin)"
   # Local administration: `ldapsearch -Y EXTERNAL -H ldapi:///` run inside the container as this user.
   peer="gidNumber=$(id -g)+uidNumber=$(id -u),cn=peercred,cn=external,cn=auth"
+  replication_config
   config="$(mktemp)"
   trap 'rm -f "$config"' EXIT
   cat >"$config" <<LDIF
 dn: cn=config
 objectClass: olcGlobal
 cn: config
-
+$server_id_line
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
 cn: module{0}
 olcModulePath: $MODULE_DIR
 olcModuleLoad: back_mdb
 olcModuleLoad: unique
-
+$syncprov_module_line
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
 cn: schema
@@ -100,20 +210,30 @@ olcDbMaxSize: 4294967296
 olcDbIndex: objectClass eq
 olcDbIndex: inum eq
 olcDbIndex: jansAttrName eq
-olcAccess: to * by dn.exact="$peer" manage by anonymous auth by * none
-
+${replication_index_lines}olcAccess: to * by dn.exact="$peer" manage by anonymous auth by * none
+$syncrepl_lines
 dn: olcOverlay={0}unique,olcDatabase={1}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcUniqueConfig
 olcOverlay: {0}unique
-olcUniqueURI: ldap:///ou=attributes,$SUFFIX?jansAttrName?one
+olcUniqueURI: ldap:///ou=attributes,$SUFFIX?jansAttrName?one$syncprov_overlay
 LDIF
 
   log "creating the configuration in $config_dir"
   slapadd -F "$config_dir" -n 0 -l "$config"
-  log "loading $LDIF_DIR/base.ldif and $LDIF_DIR/attributes.ldif into $SUFFIX"
-  slapadd -F "$config_dir" -b "$SUFFIX" -l "$LDIF_DIR/base.ldif"
-  slapadd -F "$config_dir" -b "$SUFFIX" -l "$LDIF_DIR/attributes.ldif"
+  if [ "$LDAP_SEED" = true ]; then
+    log "loading $LDIF_DIR/base.ldif and $LDIF_DIR/attributes.ldif into $SUFFIX"
+    if [ -n "$LDAP_PEER_URLS" ]; then
+      # Replicated: entryCSNs with this provider's server ID, and a contextCSN (-w) for syncprov.
+      slapadd -F "$config_dir" -b "$SUFFIX" -S "$LDAP_SERVER_ID" -w -l "$LDIF_DIR/base.ldif"
+      slapadd -F "$config_dir" -b "$SUFFIX" -S "$LDAP_SERVER_ID" -w -l "$LDIF_DIR/attributes.ldif"
+    else
+      slapadd -F "$config_dir" -b "$SUFFIX" -l "$LDIF_DIR/base.ldif"
+      slapadd -F "$config_dir" -b "$SUFFIX" -l "$LDIF_DIR/attributes.ldif"
+    fi
+  else
+    log "LDAP_SEED=false: $SUFFIX starts empty${LDAP_PEER_URLS:+ and receives its entries by replication}"
+  fi
   rm -f "$config"
   trap - EXIT
   date -u '+%Y-%m-%dT%H:%M:%SZ' >"$marker"

@@ -162,9 +162,13 @@ export async function createApi({ document, service, verifier }: ApiDependencies
       throw new AppError(405, 'Method not allowed');
     },
   });
-  api.registerSecurityHandler('oauth2', (_c: Context, ctx: KoaContext) =>
-    verifier.verify(bearerToken(ctx.get('authorization') || undefined)),
-  );
+  // openapi-backend calls this once per security requirement (one per acceptable scope): verify once.
+  api.registerSecurityHandler('oauth2', (_c: Context, ctx: KoaContext) => {
+    ctx.state.verification ??= Promise.resolve().then(() =>
+      verifier.verify(bearerToken(ctx.get('authorization') || undefined)),
+    );
+    return ctx.state.verification;
+  });
   await api.init();
   return api;
 }

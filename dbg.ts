@@ -1,0 +1,10 @@
+import { createServer } from 'node:http';
+import { TokenVerifier } from './src/auth/bearer.js';
+let n = 0;
+const s = createServer((req, res) => { n++; res.setHeader('content-type','application/json'); res.end(JSON.stringify({active:true, exp: Math.floor(Date.now()/1000)+300, scope:'a'})); });
+await new Promise<void>((d) => s.listen(0, '127.0.0.1', d));
+const url = `http://127.0.0.1:${(s.address() as any).port}/`;
+const v = new TokenVerifier({ introspection: { url, clientId: 'a', clientSecret: 'b', cacheTtlMs: 60000, timeoutMs: 1000 } });
+for (let i = 0; i < 3; i++) console.log([...(await v.verify('abcdef0123')).scopes]);
+console.log('calls', n);
+s.close();

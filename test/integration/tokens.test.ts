@@ -1,0 +1,244 @@
+import { createHmac, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import jwt from 'jsonwebtoken';
+import { SCOPE, call, startTestApp, startTestDirectory, type TestApp } from './harness.js';
+
+const ISSUER = 'https://as.test';
+const AUDIENCE = 'attribute-registry';
+const now = () => Math.floor(Date.now() / 1000);
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+interface SigningKey {
+  kid: string;
+  alg: 'RS256' | 'PS256' | 'ES256';
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+function newKey(alg: SigningKey['alg']): SigningKey {
+  const pair =
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { kid: randomUUID(), alg, ...pair };
+}
+
+/** A loopback authorization server: a JWKS with keys that can rotate, and an introspection endpoint. */
+class AuthorizationServer {
+  keys: SigningKey[] = [newKey('RS256'), newKey('PS256'), newKey('ES256')];
+  jwksFetches = 0;
+  introspections = 0;
+  down = false;
+  readonly opaque = new Map<string, Record<string, unknown>>();
+  private server?: Server;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      if (this.down) {
+        res.statusCode = 503;
+        res.end();
+        return;
+      }
+      if (req.url === '/jwks') {
+        this.jwksFetches++;
+        const keys = this.keys.map((k) => ({
+          ...k.publicKey.export({ format: 'jwk' }),
+          kid: k.kid,
+          alg: k.alg,
+          use: 'sig',
+        }));
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ keys }));
+        return;
+      }
+      if (req.url === '/introspect' && req.method === 'POST') {
+        let body = '';
+        req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        req.on('end', () => {
+          this.introspections++;
+          const expected = `Basic ${Buffer.from('registry:client-secret').toString('base64')}`;
+          if (req.headers.authorization !== expected) {
+            res.statusCode = 401;
+            res.end();
+            return;
+          }
+          const token = new URLSearchParams(body).get('token') ?? '';
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify(this.opaque.get(token) ?? { active: false }));
+        });
+        return;
+      }
+      res.statusCode = 404;
+      res.end();
+    });
+    await new Promise<void>((done) => this.server?.listen(0, '127.0.0.1', done));
+    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((done) => this.server?.close(done));
+  }
+
+  sign(
+    claims: Record<string, unknown>,
+    key = this.keys[0] as SigningKey,
+    options: jwt.SignOptions = {},
+  ): string {
+    return jwt.sign(
+      { iss: ISSUER, aud: AUDIENCE, exp: now() + 300, sub: 'alice', client_id: 'admin-ui', ...claims },
+      key.privateKey,
+      {
+        algorithm: key.alg,
+        keyid: key.kid,
+        ...options,
+      },
+    );
+  }
+
+  /** An opaque reference token, known only to this server. */
+  issueOpaque(claims: Record<string, unknown>): string {
+    const token = randomUUID().replace(/-/g, '');
+    this.opaque.set(token, { active: true, exp: now() + 300, sub: 'bob', client_id: 'script', ...claims });
+    return token;
+  }
+}
+
+describe('bearer tokens as real deployments issue them (JWKS and introspection)', () => {
+  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
+  let as: AuthorizationServer;
+  let app: TestApp;
+  const read = { scope: SCOPE.read };
+
+  before(async () => {
+    directory = await startTestDirectory();
+    as = new AuthorizationServer();
+    const base = await as.start();
+    app = await startTestApp(directory.slapd, {
+      JWT_PUBLIC_KEY_FILE: '',
+      JWT_JWKS_URI: `${base}/jwks`,
+      JWT_ISSUER: ISSUER,
+      JWT_AUDIENCE: AUDIENCE,
+      INTROSPECTION_URL: `${base}/introspect`,
+      INTROSPECTION_CLIENT_ID: 'registry',
+      INTROSPECTION_CLIENT_SECRET: 'client-secret',
+      INTROSPECTION_CACHE_TTL_S: '60',
+    });
+  });
+  after(async () => {
+    await app?.stop();
+    await as?.stop();
+    await directory?.stop();
+  });
+
+  const get = (token: string | undefined, headers: Record<string, string> = {}) =>
+    call(app, 'GET', '/attributes/08E2', { token, headers });
+  const refusedWith = async (token: string, why: RegExp) => {
+    const reply = await get(token);
+    expect(reply.status).to.equal(401);
+    expect(reply.headers.get('www-authenticate')).to.match(
+      /^Bearer error="invalid_token", error_description="/,
+    );
+    expect(reply.body.description).to.match(why);
+  };
+
+  it('accepts JWTs signed with RS256, PS256 and ES256 keys from the JWKS', async () => {
+    for (const key of as.keys) {
+      expect((await get(as.sign(read, key))).status, key.alg).to.equal(200);
+    }
+  });
+
+  it('answers 401 without a token, or with another scheme', async () => {
+    const none = await get(undefined);
+    expect(none.status).to.equal(401);
+    expect(none.headers.get('www-authenticate')).to.equal('Bearer');
+    expect((await get(undefined, { authorization: 'Basic YWxpY2U6c2VjcmV0' })).status).to.equal(401);
+  });
+
+  it('refuses malformed, unsigned and key-confused tokens', async () => {
+    const token = as.sign(read);
+    const [header, payload] = token.split('.');
+    await refusedWith(`${header}.${payload}`, /not valid|not active/);
+    await refusedWith(`${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`, /not valid|unknown key/);
+    const rsa = as.keys[0] as SigningKey;
+    const hsHeader = b64({ alg: 'HS256', typ: 'JWT', kid: rsa.kid });
+    const pemAsSecret = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const forged = `${hsHeader}.${payload}.${createHmac('sha256', pemAsSecret).update(`${hsHeader}.${payload}`).digest('base64url')}`;
+    await refusedWith(forged, /not valid/);
+  });
+
+  it('picks up a key rotated in mid-run', async () => {
+    const rotated = newKey('RS256');
+    as.keys = [rotated, ...as.keys.slice(1)];
+    expect((await get(as.sign(read, rotated))).status).to.equal(200);
+  });
+
+  it('checks exp, nbf, iss and aud', async () => {
+    await refusedWith(as.sign({ ...read, exp: now() - 120 }), /expired/);
+    await refusedWith(as.sign({ ...read, nbf: now() + 300 }), /not valid yet/);
+    await refusedWith(as.sign({ ...read, aud: 'someone-else' }), /issued for someone else/);
+    // A JWT from another issuer is not ours to verify; the introspection endpoint does not know it either.
+    await refusedWith(as.sign({ ...read, iss: 'https://evil.test' }), /not active/);
+  });
+
+  it('answers a valid token without a fitting scope with 403, naming the scopes that would do', async () => {
+    const reply = await get(as.sign({ scope: SCOPE.delete }));
+    expect(reply.status).to.equal(403);
+    expect(reply.headers.get('www-authenticate')).to.contain('error="insufficient_scope"');
+    expect(reply.headers.get('www-authenticate')).to.contain(SCOPE.readAll);
+  });
+
+  it('reads scopes from scp when there is no scope claim', async () => {
+    expect((await get(as.sign({ scp: [SCOPE.readAll] }))).status).to.equal(200);
+  });
+
+  it('refuses a token far over a sane size with 401', async () => {
+    await refusedWith(as.sign({ ...read, padding: 'x'.repeat(9_000) }), /too large/);
+    // Beyond Node's 16 kB header limit the HTTP server itself refuses the request, before any code runs.
+    const huge = as.sign({ ...read, padding: 'x'.repeat(20_000) });
+    const reply = await fetch(`${app.service.url}/jans-config-api/api/v1/attributes`, {
+      headers: { authorization: `Bearer ${huge}` },
+    });
+    expect(reply.status).to.equal(431);
+  });
+
+  it('accepts an active opaque token through introspection, and caches the answer', async () => {
+    const token = as.issueOpaque({ scope: `${SCOPE.read} ${SCOPE.write}` });
+    const before = as.introspections;
+    for (let i = 0; i < 5; i++) expect((await get(token)).status).to.equal(200);
+    expect(as.introspections - before).to.equal(1);
+  });
+
+  it('answers an inactive opaque token with 401', async () => {
+    await refusedWith('definitely-not-a-known-token', /not active/);
+    const expired = as.issueOpaque({ scope: SCOPE.read, exp: now() - 10 });
+    await refusedWith(expired, /not active/);
+  });
+
+  it('answers 503, not 401, while the introspection endpoint is down', async () => {
+    as.down = true;
+    try {
+      const reply = await get(as.issueOpaque({ scope: SCOPE.read }));
+      expect(reply.status).to.equal(503);
+      expect(reply.headers.get('retry-after')).to.match(/^\d+$/);
+    } finally {
+      as.down = false;
+    }
+  });
+
+  it('serves a JWKS token and an opaque token side by side, with no change of configuration', async () => {
+    expect((await get(as.sign(read))).status).to.equal(200);
+    expect((await get(as.issueOpaque({ scope: SCOPE.read }))).status).to.equal(200);
+  });
+  // Last among the JWT tests: the flood uses up the refetch budget for a minute.
+  it('refuses an unknown kid, and does not refetch the key set for every made-up kid', async () => {
+    const stranger = newKey('RS256');
+    const fetchesBefore = as.jwksFetches;
+    for (let i = 0; i < 30; i++) {
+      await refusedWith(as.sign(read, { ...stranger, kid: randomUUID() }), /unknown key/);
+    }
+    expect(as.jwksFetches - fetchesBefore).to.be.at.most(10);
+  });
+});
