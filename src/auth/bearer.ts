@@ -123,7 +123,7 @@ export class TokenVerifier {
       return (await (this.jwks as jwksRsa.JwksClient).getSigningKey(kid)).getPublicKey();
     } catch (error) {
       if (error instanceof jwksRsa.SigningKeyNotFoundError || error instanceof jwksRsa.JwksRateLimitError) {
-        throw new Error('the token names an unknown key');
+        throw new Error('the token names an unknown key', { cause: error });
       }
       throw new AuthorizationServerUnavailableError(
         'The key set of the authorization server could not be read',
