@@ -5,9 +5,12 @@ import type { OpenAPIBackend, Document } from 'openapi-backend';
 import type { Logger } from 'pino';
 import { AppError } from './errors.js';
 import { API_ROOT } from './http/openapi.js';
+import { auditWrites } from './http/audit.js';
+import type { AuditStore } from './attributes/audit.js';
 
 export interface AppDependencies {
   api: OpenAPIBackend;
+  audit: AuditStore;
   document: Document;
   log: Logger;
   /** Resolves when the directory answers; rejects otherwise. */
@@ -107,8 +110,8 @@ function requestLog(log: Logger): Koa.Middleware {
   };
 }
 
-/** error bodies → body parsing → plain routes (health, the document) → the OpenAPI-routed API. */
-export function createApp({ api, document, log, directoryReady }: AppDependencies): Koa {
+/** request log → audit → error bodies → body parsing → plain routes (health, the document) → the API. */
+export function createApp({ api, audit, document, log, directoryReady }: AppDependencies): Koa {
   const app = new Koa();
   const router = new Router();
   router.get('/health/live', (ctx) => {
@@ -128,6 +131,7 @@ export function createApp({ api, document, log, directoryReady }: AppDependencie
   });
 
   app.use(requestLog(log));
+  app.use(auditWrites(audit, log));
   app.use(errorBodies(log));
   app.use(
     bodyParser({

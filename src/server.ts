@@ -14,6 +14,7 @@ import { startSlapd, type RunningSlapd } from './directory/slapd.js';
 import { createApi } from './http/api.js';
 import { loadOpenApiDocument } from './http/openapi.js';
 import { LdapAttributeStore } from './ldap/attribute-store.js';
+import { LdapAuditStore } from './ldap/audit-store.js';
 import { Directory } from './ldap/directory.js';
 import { LdapPersonSchema } from './ldap/schema.js';
 
@@ -112,9 +113,11 @@ export async function startService(
       schemaCheck: config.schemaCheck,
     });
     const document = loadOpenApiDocument();
-    const api = await createApi({ document, service, verifier });
+    const audit = new LdapAuditStore(directory);
+    const api = await createApi({ document, service, verifier, audit, maxPageSize: config.maxPageSize });
     const app = createApp({
       api,
+      audit,
       document,
       log,
       directoryReady: async () => {

@@ -86,8 +86,11 @@ const DERIVED_CONDITIONS: Record<DerivedFlag, Condition> = {
   },
 };
 
-/** Turns the list endpoint's query parameters into a query, naming the parameter that is wrong. */
-export function parseListQuery(params: ListParams, maxLimit: number): ListQuery {
+/** `limit` (default 50) and the zero-based `startIndex` of any paged listing, checked. */
+export function parsePaging(
+  params: { limit?: number; startIndex?: number },
+  maxLimit: number,
+): { limit: number; startIndex: number } {
   const limit = params.limit ?? Math.min(50, maxLimit);
   if (!Number.isInteger(limit) || limit < 0 || limit > maxLimit) {
     throw new BadRequestError(
@@ -102,6 +105,12 @@ export function parseListQuery(params: ListParams, maxLimit: number): ListQuery 
       'startIndex must be a whole number, 0 or more',
     );
   }
+  return { limit, startIndex };
+}
+
+/** Turns the list endpoint's query parameters into a query, naming the parameter that is wrong. */
+export function parseListQuery(params: ListParams, maxLimit: number): ListQuery {
+  const { limit, startIndex } = parsePaging(params, maxLimit);
   const sortBy = params.sortBy || 'inum';
   if (!SORTABLE_FIELDS.has(sortBy)) {
     throw new BadRequestError(

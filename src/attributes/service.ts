@@ -31,6 +31,12 @@ export interface ServiceOptions {
   schemaCheck: boolean;
 }
 
+/** What a change did: the definition before it and after it (absent when there was none). */
+export interface Change {
+  before?: StoredAttribute;
+  after?: StoredAttribute;
+}
+
 /** Checks a request body's shape against the API contract; throws BadRequestError naming the problem. */
 export type ShapeCheck = (body: unknown) => void;
 
@@ -83,7 +89,7 @@ export class AttributeService {
   }
 
   /** PUT: replaces the definition named by `body.inum`; with `ifMatch`, only if it is still in that state. */
-  async replace(body: Record<string, unknown>, ifMatch?: string): Promise<StoredAttribute> {
+  async replace(body: Record<string, unknown>, ifMatch?: string): Promise<Required<Change>> {
     const inum = body.inum;
     if (typeof inum !== 'string' || inum === '') {
       throw new BadRequestError(
@@ -91,7 +97,7 @@ export class AttributeService {
         'The attribute inum is required for this operation',
       );
     }
-    return this.change(inum, ifMatch, (current) => this.write(current, body));
+    return this.change(inum, ifMatch, async (before) => ({ before, after: await this.write(before, body) }));
   }
 
   /**
@@ -103,7 +109,7 @@ export class AttributeService {
     operations: Operation[],
     checkShape: ShapeCheck,
     ifMatch?: string,
-  ): Promise<StoredAttribute> {
+  ): Promise<Required<Change>> {
     for (const [index, op] of operations.entries()) {
       const segments = [op.path, 'from' in op ? op.from : ''].flatMap((p) => p.split('/'));
       if (segments.some((s) => UNSAFE_SEGMENTS.has(s))) {
@@ -117,17 +123,17 @@ export class AttributeService {
         );
       }
     }
-    return this.change(inum, ifMatch, (current) => this.applyPatch(current, operations, checkShape));
+    return this.change(inum, ifMatch, async (before) => ({
+      before,
+      after: await this.applyPatch(before, operations, checkShape),
+    }));
   }
 
   /** DELETE; with `ifMatch`, only if the definition is still in that state. */
-  async remove(inum: string, ifMatch?: string): Promise<void> {
-    if (ifMatch === undefined) {
-      if (!(await this.store.remove(inum))) throw new NotFoundError();
-      return;
-    }
-    await this.change(inum, ifMatch, async (current) => {
-      if (!(await this.store.remove(inum, current))) throw new NotFoundError();
+  async remove(inum: string, ifMatch?: string): Promise<Change> {
+    return this.change(inum, ifMatch, async (before) => {
+      if (!(await this.store.remove(inum, before))) throw new NotFoundError();
+      return { before };
     });
   }
 
@@ -210,6 +216,10 @@ export class AttributeService {
       throw new BadRequestError('Invalid value for dn', 'dn cannot be changed');
     }
     const next: AttributeDefinition = readDefinition(body, inum);
+    // The JSON form always shows oxMultiValuedAttribute (false when unset); echoing that back is no change.
+    if (next.oxMultiValuedAttribute === false && current.definition.oxMultiValuedAttribute === undefined) {
+      delete next.oxMultiValuedAttribute;
+    }
     const urn = current.definition.urn;
     if (next.urn === undefined) {
       if (urn !== undefined) next.urn = urn;

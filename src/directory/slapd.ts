@@ -164,6 +164,7 @@ olcDbMaxSize: 4294967296
 olcDbIndex: objectClass eq
 olcDbIndex: inum eq
 olcDbIndex: jansAttrName eq
+olcDbIndex: registryAuditTarget eq
 olcDbIndex: entryCSN eq
 olcDbIndex: entryUUID eq
 olcAccess: to * by anonymous auth by * none

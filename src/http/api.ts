@@ -5,7 +5,8 @@ import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
 import type { Operation as PatchOperation } from 'fast-json-patch';
 import { bearerToken, requireScopes, type Principal, type TokenVerifier } from '../auth/bearer.js';
 import { tagMatches, toWire, type StoredAttribute } from '../attributes/definition.js';
-import type { ListParams } from '../attributes/query.js';
+import type { AuditStore } from '../attributes/audit.js';
+import { parsePaging, type ListParams } from '../attributes/query.js';
 import type { AttributeService } from '../attributes/service.js';
 import { AppError, BadRequestError, UnsupportedMediaTypeError } from '../errors.js';
 import { API_ROOT } from './openapi.js';
@@ -14,6 +15,8 @@ export interface ApiDependencies {
   document: Document;
   service: AttributeService;
   verifier: TokenVerifier;
+  audit: AuditStore;
+  maxPageSize: number;
 }
 
 /** Names what is wrong from the first schema violation, e.g. "limit must be <= 200". */
@@ -41,7 +44,13 @@ export function describeViolation(errors: ErrorObject[] | null | undefined): Bad
  * The OpenAPI document as the router: one handler per operationId, the special handlers for the edges,
  * request validation from the document, and the scopes of each operation from its security requirements.
  */
-export async function createApi({ document, service, verifier }: ApiDependencies): Promise<OpenAPIBackend> {
+export async function createApi({
+  document,
+  service,
+  verifier,
+  audit,
+  maxPageSize,
+}: ApiDependencies): Promise<OpenAPIBackend> {
   const api = new OpenAPIBackend({
     definition: structuredClone(document),
     apiRoot: API_ROOT,
@@ -118,24 +127,35 @@ export async function createApi({ document, service, verifier }: ApiDependencies
     },
     'post-attributes': async (c: Context, ctx: KoaContext) => {
       const stored = await service.create(c.request.requestBody as Record<string, unknown>);
+      ctx.state.change = { after: stored };
       ctx.set('Location', `${API_ROOT}/attributes/${encodeURIComponent(stored.definition.inum)}`);
       sendAttribute(ctx, 201, stored);
     },
     'put-attributes': async (c: Context, ctx: KoaContext) => {
-      sendAttribute(
-        ctx,
-        200,
-        await service.replace(c.request.requestBody as Record<string, unknown>, ifMatch(ctx)),
-      );
+      const change = await service.replace(c.request.requestBody as Record<string, unknown>, ifMatch(ctx));
+      ctx.state.change = change;
+      sendAttribute(ctx, 200, change.after);
     },
     'patch-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
       const operations = c.request.requestBody as PatchOperation[];
       const inum = String(c.request.params.inum);
-      sendAttribute(ctx, 200, await service.patch(inum, operations, checkShape, ifMatch(ctx)));
+      const change = await service.patch(inum, operations, checkShape, ifMatch(ctx));
+      ctx.state.change = change;
+      sendAttribute(ctx, 200, change.after);
     },
     'delete-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
-      await service.remove(String(c.request.params.inum), ifMatch(ctx));
+      ctx.state.change = await service.remove(String(c.request.params.inum), ifMatch(ctx));
       ctx.status = 204;
+    },
+    'get-attributes-history-by-inum': async (c: Context, ctx: KoaContext) => {
+      const { limit, startIndex } = parsePaging(c.request.query as ListParams, maxPageSize);
+      const { total, events } = await audit.history(String(c.request.params.inum), startIndex, limit);
+      ctx.body = {
+        start: startIndex,
+        totalEntriesCount: total,
+        entriesCount: events.length,
+        ...(events.length > 0 ? { entries: events } : {}),
+      };
     },
 
     postRoutingHandler: (c: Context, ctx: KoaContext) => {
@@ -145,8 +165,8 @@ export async function createApi({ document, service, verifier }: ApiDependencies
       const result = c.security?.oauth2 as Principal | { error: unknown } | undefined;
       if (result && 'error' in result) throw result.error;
       const requirements = (c.operation.security ?? []).map((r) => r.oauth2 ?? []);
-      if (result) requireScopes(result, requirements);
       ctx.state.principal = result;
+      if (result) requireScopes(result, requirements);
       const body = c.operation.requestBody;
       const accepted = body && 'content' in body ? Object.keys(body.content) : [];
       if (accepted.length > 0 && !ctx.is(accepted)) throw new UnsupportedMediaTypeError(accepted);

@@ -1,4 +1,4 @@
-import { BusyError, Client, ResultCodeError, UnavailableError } from 'ldapts';
+import { AlreadyExistsError, BusyError, Client, ResultCodeError, UnavailableError } from 'ldapts';
 import { DirectoryUnavailableError } from '../errors.js';
 
 export interface DirectoryOptions {
@@ -60,6 +60,13 @@ export class Directory {
       }
       throw new DirectoryUnavailableError(error);
     }
+  }
+
+  /** Adds an entry unless it exists already (containers made on first use). */
+  async addIfMissing(dn: string, attributes: Record<string, string[]>): Promise<void> {
+    await this.run((c) => c.add(dn, attributes)).catch((error: unknown) => {
+      if (!(error instanceof AlreadyExistsError)) throw error;
+    });
   }
 
   async close(): Promise<void> {

@@ -39,7 +39,10 @@ export class NameClaims {
       return true;
     } catch (error) {
       if (error instanceof NoSuchObjectError) {
-        await this.createContainer();
+        await this.directory.addIfMissing(this.container, {
+          objectClass: ['organizationalUnit'],
+          ou: ['attributeNames'],
+        });
         return this.claim(name, owner);
       }
       if (!(error instanceof AlreadyExistsError)) throw error;
@@ -79,15 +82,6 @@ export class NameClaims {
         )
           return;
         throw error;
-      });
-  }
-
-  private async createContainer(): Promise<void> {
-    const ou = { objectClass: ['organizationalUnit'], ou: 'attributeNames' };
-    await this.directory
-      .run((c) => c.add(this.container, ou))
-      .catch((error: unknown) => {
-        if (!(error instanceof AlreadyExistsError)) throw error;
       });
   }
 }

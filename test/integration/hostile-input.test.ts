@@ -22,10 +22,16 @@ describe('hostile and broken input', () => {
     await directory?.stop();
   });
 
-  /** A digest of everything under the base DN, change numbers included: any write changes it. */
+  /**
+   * A digest of everything under the base DN, change numbers included: any write changes it. The audit
+   * trail is left out: refused writes are recorded there, by design.
+   */
   async function contentDigest(): Promise<string> {
     const { searchEntries } = await client.search('o=jans', { scope: 'sub', attributes: ['*', 'entryCSN'] });
-    const lines = searchEntries.map((e) => JSON.stringify(Object.entries(e).sort())).sort();
+    const lines = searchEntries
+      .filter((e) => !e.dn.toLowerCase().endsWith('ou=audit,o=jans'))
+      .map((e) => JSON.stringify(Object.entries(e).sort()))
+      .sort();
     return createHash('sha256').update(lines.join('\n')).digest('hex');
   }
 

@@ -212,7 +212,7 @@ describe('AttributeService', () => {
 
     it('replaces every field, removing those left out, and keeps the urn when it is left out', async () => {
       const replaced = await service.replace(body({ inum: 'NICK', description: 'What friends call you' }));
-      expect(replaced.definition).to.deep.equal({
+      expect(replaced.after.definition).to.deep.equal({
         inum: 'NICK',
         name: 'nickname',
         displayName: 'Nickname',
@@ -241,7 +241,7 @@ describe('AttributeService', () => {
     it('sets a urn on a definition that had none', async () => {
       store.add({ inum: 'PLAIN', name: 'middleName', displayName: 'Middle', dataType: 'string' });
       const replaced = await service.replace(body({ inum: 'PLAIN', name: 'middleName', urn: 'urn:x' }));
-      expect(replaced.definition.urn).to.equal('urn:x');
+      expect(replaced.after.definition.urn).to.equal('urn:x');
     });
 
     it('checks a new name like a POST: taken names, name rules, schema', async () => {
@@ -281,7 +281,7 @@ describe('AttributeService', () => {
         { op: 'replace', path: '/oxMultiValuedAttribute', value: true },
       ]);
       const { status: _removed, ...rest } = nick;
-      expect(patched.definition).to.deep.equal({
+      expect(patched.after.definition).to.deep.equal({
         ...rest,
         displayName: 'Nick',
         editType: ['admin', 'user'],

@@ -1,0 +1,144 @@
+import { expect } from 'chai';
+import { Client } from 'ldapts';
+import { auditFailures } from '../../src/http/audit.js';
+import { SCOPE, call, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+
+describe('the audit trail', () => {
+  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
+  let app: TestApp;
+
+  before(async () => {
+    directory = await startTestDirectory();
+    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
+  });
+  after(async () => {
+    await app?.stop();
+    await directory?.stop();
+  });
+
+  const as = (sub: string, scopes = [SCOPE.read, SCOPE.write, SCOPE.delete]) =>
+    app.issuer.token(scopes, { subject: sub });
+  const history = (inum: string, query = '', token = as('auditor')) =>
+    call(app, 'GET', `/attributes/${inum}/history${query}`, { token });
+
+  it('records who changed what, allowed or refused, newest first, and keeps it after the delete', async () => {
+    const name = uniqueName();
+    const created = await call(app, 'POST', '/attributes', {
+      token: as('alice'),
+      body: { name, displayName: 'Audited', dataType: 'string' },
+    });
+    const inum = created.body.inum;
+    const etag = created.headers.get('etag') ?? '';
+    await call(app, 'PATCH', `/attributes/${inum}`, {
+      token: as('bob'),
+      body: [{ op: 'replace', path: '/displayName', value: 'Audited twice' }],
+    });
+    const refused = await call(app, 'PUT', '/attributes', {
+      token: as('carol'),
+      headers: { 'if-match': etag },
+      body: { ...created.body, displayName: 'Stale' },
+    });
+    expect(refused.status).to.equal(412);
+    const forbidden = await call(app, 'DELETE', `/attributes/${inum}`, { token: as('dave', [SCOPE.read]) });
+    expect(forbidden.status).to.equal(403);
+    expect((await call(app, 'DELETE', `/attributes/${inum}`, { token: as('erin') })).status).to.equal(204);
+
+    const { body } = await history(inum);
+    expect(body.totalEntriesCount).to.equal(5);
+    const summary = body.entries.map(
+      (e: { actor: { subject: string }; operation: string; status: number }) => [
+        e.actor.subject,
+        e.operation,
+        e.status,
+      ],
+    );
+    expect(summary).to.deep.equal([
+      ['erin', 'delete-attributes-by-inum', 204],
+      ['dave', 'delete-attributes-by-inum', 403],
+      ['carol', 'put-attributes', 412],
+      ['bob', 'patch-attributes-by-inum', 200],
+      ['alice', 'post-attributes', 201],
+    ]);
+    const [deleted, , , patched, posted] = body.entries;
+    expect(patched.diff).to.deep.equal([{ op: 'replace', path: '/displayName', value: 'Audited twice' }]);
+    expect(posted.diff).to.deep.include({ op: 'add', path: '/name', value: name });
+    expect(posted.actor.clientId).to.equal('test-client');
+    expect(deleted.diff).to.deep.include({ op: 'remove', path: '/name' });
+    expect(deleted.name).to.equal(name);
+  });
+
+  it('records refused creations under the name that was asked for', async () => {
+    const reply = await call(app, 'POST', '/attributes', {
+      token: as('frank'),
+      body: { name: 'MAIL', displayName: 'Clash', dataType: 'string' },
+    });
+    expect(reply.status).to.equal(409);
+    // The refused request named no inum; its record is in the log and the directory, not in a history.
+    const mail = await history('CAE3');
+    expect(mail.body.totalEntriesCount).to.equal(0);
+  });
+
+  it('pages the history and needs a read scope', async () => {
+    const created = await call(app, 'POST', '/attributes', {
+      token: as('grace'),
+      body: { name: uniqueName(), displayName: 'Paged', dataType: 'string' },
+    });
+    const inum = created.body.inum;
+    for (const value of ['one', 'two', 'three']) {
+      await call(app, 'PATCH', `/attributes/${inum}`, {
+        token: as('grace'),
+        body: [{ op: 'replace', path: '/displayName', value }],
+      });
+    }
+    const page = (await history(inum, '?limit=2&startIndex=1')).body;
+    expect(page).to.include({ start: 1, totalEntriesCount: 4, entriesCount: 2 });
+    expect(page.entries.map((e: { diff: { value: string }[] }) => e.diff[0]?.value)).to.deep.equal([
+      'two',
+      'one',
+    ]);
+    expect((await history(inum, '', as('heidi', [SCOPE.delete]))).status).to.equal(403);
+    expect((await history(inum, '?limit=500')).status).to.equal(400);
+  });
+
+  it('is kept in the directory, so another instance serves the same history', async () => {
+    const created = await call(app, 'POST', '/attributes', {
+      token: as('ivan'),
+      body: { name: uniqueName(), displayName: 'Shared', dataType: 'string' },
+    });
+    const other = await startTestApp(directory.slapd);
+    try {
+      const reply = await call(other, 'GET', `/attributes/${created.body.inum}/history`, {
+        token: other.adminToken,
+      });
+      expect(reply.body.entries[0].actor.subject).to.equal('ivan');
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('never fails a change because its audit event cannot be stored; it counts the failure', async () => {
+    // A directory where audit entries cannot be added: ou=audit is an alias, and nothing can live under one.
+    const broken = await startTestDirectory();
+    const client = new Client({ url: broken.slapd.url });
+    await client.bind(broken.slapd.bindDn, broken.slapd.password);
+    await client.add('ou=audit,o=jans', {
+      objectClass: ['alias', 'extensibleObject'],
+      ou: 'audit',
+      aliasedObjectName: 'ou=people,o=jans',
+    });
+    await client.unbind();
+    const brokenApp = await startTestApp(broken.slapd, { SCHEMA_CHECK: 'false' });
+    try {
+      const before = auditFailures.count;
+      const reply = await call(brokenApp, 'POST', '/attributes', {
+        token: brokenApp.adminToken,
+        body: { name: uniqueName(), displayName: 'Unaudited', dataType: 'string' },
+      });
+      expect(reply.status).to.equal(201);
+      expect(auditFailures.count).to.equal(before + 1);
+    } finally {
+      await brokenApp.stop();
+      await broken.stop();
+    }
+  });
+});
