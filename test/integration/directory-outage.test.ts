@@ -43,6 +43,45 @@ describe('when the directory goes away and comes back', () => {
     expect(await ready()).to.equal(200);
   });
 
+  it('loses no acknowledged write when the directory stops under load and comes back', async function () {
+    this.timeout(60_000);
+    const writes = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
+    const token = writes.adminToken;
+    const port = Number(new URL(directory.slapd.url).port);
+    const acknowledged: string[] = [];
+    const statuses = new Set<number>();
+    let running = true;
+    const writer = async (id: number) => {
+      for (let i = 0; running; i++) {
+        const reply = await call(writes, 'POST', '/attributes', {
+          token,
+          body: { name: `load_${id}_${i}_${Date.now()}`, displayName: 'Load', dataType: 'string' },
+        });
+        statuses.add(reply.status);
+        if (reply.status === 201) acknowledged.push(reply.body.inum);
+      }
+    };
+    const load = Promise.all([1, 2, 3, 4].map(writer));
+    while (acknowledged.length < 20 && statuses.size <= 1) await new Promise((r) => setImmediate(r));
+    expect([...statuses]).to.deep.equal([201]);
+    await directory.slapd.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    directory.slapd = await startSlapd({ dataDir: directory.dataDir, suffix: 'o=jans', port });
+    const restarted = Date.now();
+    const countAtRestart = acknowledged.length;
+    while (acknowledged.length === countAtRestart && Date.now() - restarted < 2000) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(acknowledged.length, 'writes succeed again within 2 s').to.be.greaterThan(countAtRestart);
+    running = false;
+    await load;
+    expect([...statuses].sort()).to.deep.equal([201, 503]);
+    for (const inum of acknowledged) {
+      expect((await call(writes, 'GET', `/attributes/${inum}`, { token })).status, inum).to.equal(200);
+    }
+    await writes.stop();
+  });
+
   it('answers 503 within the operation timeout when the directory hangs, and recovers when it resumes', async () => {
     const impatient = await startTestApp(directory.slapd, { LDAP_OPERATION_TIMEOUT_MS: '300' });
     const token = impatient.adminToken;

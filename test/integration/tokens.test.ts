@@ -242,3 +242,28 @@ describe('bearer tokens as real deployments issue them (JWKS and introspection)'
     expect(as.jwksFetches - fetchesBefore).to.be.at.most(10);
   });
 });
+
+describe('bearer tokens with a shared development secret (HS256)', () => {
+  const secret = 'a-development-secret-of-at-least-32-chars';
+  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
+  let app: TestApp;
+
+  before(async () => {
+    directory = await startTestDirectory();
+    app = await startTestApp(directory.slapd, { JWT_PUBLIC_KEY_FILE: '', JWT_SECRET: secret });
+  });
+  after(async () => {
+    await app?.stop();
+    await directory?.stop();
+  });
+
+  it('accepts tokens signed with the secret, and nothing else', async () => {
+    const claims = { scope: SCOPE.read, exp: now() + 60 };
+    const good = jwt.sign(claims, secret, { algorithm: 'HS256' });
+    expect((await call(app, 'GET', '/attributes/08E2', { token: good })).status).to.equal(200);
+    const otherSecret = jwt.sign(claims, `${secret}-not`, { algorithm: 'HS256' });
+    expect((await call(app, 'GET', '/attributes/08E2', { token: otherSecret })).status).to.equal(401);
+    // The RS256 key of the test issuer is not trusted in this mode.
+    expect((await call(app, 'GET', '/attributes/08E2', { token: app.adminToken })).status).to.equal(401);
+  });
+});
