@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -6,11 +7,14 @@ import type { Logger } from 'pino';
 import { AppError } from './errors.js';
 import { API_ROOT } from './http/openapi.js';
 import { auditWrites } from './http/audit.js';
+import { registerDocs } from './http/docs.js';
+import type { Metrics } from './http/metrics.js';
 import type { AuditStore } from './attributes/audit.js';
 
 export interface AppDependencies {
   api: OpenAPIBackend;
   audit: AuditStore;
+  metrics: Metrics;
   document: Document;
   log: Logger;
   /** Resolves when the directory answers; rejects otherwise. */
@@ -27,6 +31,7 @@ function errorBodies(log: Logger): Koa.Middleware {
     try {
       await next();
     } catch (error) {
+      ctx.state.error = error;
       if (error instanceof AppError) {
         ctx.status = error.status;
         ctx.set(error.headers);
@@ -36,7 +41,10 @@ function errorBodies(log: Logger): Koa.Middleware {
           ...(error.description ? { description: error.description } : {}),
         };
         if (!error.expose)
-          log.warn({ err: error.cause ?? error, operationId: ctx.state.operationId }, error.message);
+          log.warn(
+            { err: error.cause ?? error, operationId: ctx.state.operationId, requestId: ctx.state.requestId },
+            error.message,
+          );
         return;
       }
       const httpError = error as HttpError;
@@ -46,7 +54,10 @@ function errorBodies(log: Logger): Koa.Middleware {
         ctx.body = { code: String(httpError.status), message: bodyProblem(httpError.status) };
         return;
       }
-      log.error({ err: error, operationId: ctx.state.operationId }, 'unexpected error');
+      log.error(
+        { err: error, operationId: ctx.state.operationId, requestId: ctx.state.requestId },
+        'unexpected error',
+      );
       ctx.status = 500;
       ctx.body = { code: '500', message: 'Internal server error' };
     }
@@ -89,6 +100,16 @@ function limitDepth(): Koa.Middleware {
   };
 }
 
+/** A caller's X-Request-Id when it is a sane token, else a new one; echoed in the response. */
+function requestId(): Koa.Middleware {
+  return async (ctx, next) => {
+    const given = ctx.get('x-request-id');
+    ctx.state.requestId = /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+    ctx.set('X-Request-Id', ctx.state.requestId as string);
+    await next();
+  };
+}
+
 /** One line per request; never headers, so tokens stay out of the log. */
 function requestLog(log: Logger): Koa.Middleware {
   return async (ctx, next) => {
@@ -98,6 +119,7 @@ function requestLog(log: Logger): Koa.Middleware {
     } finally {
       log.info(
         {
+          requestId: ctx.state.requestId,
           method: ctx.method,
           path: ctx.path,
           operationId: ctx.state.operationId,
@@ -110,8 +132,11 @@ function requestLog(log: Logger): Koa.Middleware {
   };
 }
 
-/** request log → audit → error bodies → body parsing → plain routes (health, the document) → the API. */
-export function createApp({ api, audit, document, log, directoryReady }: AppDependencies): Koa {
+/**
+ * request id → request log → metrics → audit → error bodies → body parsing → plain routes (health,
+ * metrics, the document) → the OpenAPI-routed API.
+ */
+export function createApp({ api, audit, metrics, document, log, directoryReady }: AppDependencies): Koa {
   const app = new Koa();
   const router = new Router();
   router.get('/health/live', (ctx) => {
@@ -126,11 +151,18 @@ export function createApp({ api, audit, document, log, directoryReady }: AppDepe
       ctx.body = { status: 'directory unavailable' };
     }
   });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
   router.get('/jans-config-api/openapi.json', (ctx) => {
     ctx.body = document;
   });
+  registerDocs(router, document);
 
+  app.use(requestId());
   app.use(requestLog(log));
+  app.use(metrics.middleware());
   app.use(auditWrites(audit, log));
   app.use(errorBodies(log));
   app.use(

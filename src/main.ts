@@ -6,7 +6,9 @@ import { startService } from './server.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = pino({ level: config.logLevel });
+  // Readable lines in a developer's terminal; JSON lines everywhere else.
+  const pretty = process.stdout.isTTY && process.env.NODE_ENV !== 'production';
+  const log = pino({ level: config.logLevel, ...(pretty ? { transport: { target: 'pino-pretty' } } : {}) });
   const service = await startService(config, log);
 
   log.info(

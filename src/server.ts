@@ -15,6 +15,8 @@ import { createApi } from './http/api.js';
 import { loadOpenApiDocument } from './http/openapi.js';
 import { LdapAttributeStore } from './ldap/attribute-store.js';
 import { LdapAuditStore } from './ldap/audit-store.js';
+import { auditFailures } from './http/audit.js';
+import { Metrics } from './http/metrics.js';
 import { Directory } from './ldap/directory.js';
 import { LdapPersonSchema } from './ldap/schema.js';
 
@@ -94,6 +96,11 @@ export async function startService(
     poolSize: config.ldapPoolSize,
     connectTimeoutMs: config.ldapConnectTimeoutMs,
     operationTimeoutMs: config.ldapOperationTimeoutMs,
+    observe: (operation, seconds, error) => metrics.observeLdap(operation, seconds, error),
+  });
+  const metrics = new Metrics({
+    connectionsInUse: () => directory.connectionsInUse(),
+    auditFailures: () => auditFailures.count,
   });
   try {
     if (slapd && !existsSync(join(config.dataDir, SEEDED_MARKER))) {
@@ -118,6 +125,7 @@ export async function startService(
     const app = createApp({
       api,
       audit,
+      metrics,
       document,
       log,
       directoryReady: async () => {

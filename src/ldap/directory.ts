@@ -11,6 +11,8 @@ export interface DirectoryOptions {
   poolSize: number;
   connectTimeoutMs: number;
   operationTimeoutMs: number;
+  /** Told the duration and outcome of every client call (search, add, modify, ...), for metrics. */
+  observe?: (operation: string, seconds: number, error?: unknown) => void;
 }
 
 interface PooledClient {
@@ -50,7 +52,7 @@ export class Directory {
           throw error;
         });
       }
-      return await operation(pooled.client);
+      return await operation(this.observed(pooled.client));
     } catch (error) {
       if (
         error instanceof ResultCodeError &&
@@ -60,6 +62,35 @@ export class Directory {
       }
       throw new DirectoryUnavailableError(error);
     }
+  }
+
+  /** The client, with each of its calls timed for `options.observe`. */
+  private observed(client: Client): Client {
+    const observe = this.options.observe;
+    if (!observe) return client;
+    return new Proxy(client, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property);
+        if (typeof value !== 'function' || typeof property !== 'string') return value;
+        return async (...args: unknown[]) => {
+          const started = process.hrtime.bigint();
+          const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+          try {
+            const result: unknown = await value.apply(target, args);
+            observe(property, seconds());
+            return result;
+          } catch (error) {
+            observe(property, seconds(), error);
+            throw error;
+          }
+        };
+      },
+    });
+  }
+
+  /** Open connections, for metrics. */
+  connectionsInUse(): number {
+    return this.pool.filter(({ client }) => client.isConnected).length;
   }
 
   /** Adds an entry unless it exists already (containers made on first use). */

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import { Client, NoSuchObjectError } from 'ldapts';
 import { OpenAPIBackend } from 'openapi-backend';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
 import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
@@ -115,7 +115,11 @@ export interface TestApp {
 }
 
 /** The real service on port 0 against the given slapd, trusting a fresh test key. */
-export async function startTestApp(slapd: RunningSlapd, env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  slapd: RunningSlapd,
+  env: Record<string, string> = {},
+  log: Logger = pino({ level: process.env.TEST_LOG ?? 'silent' }),
+): Promise<TestApp> {
   const issuer = new TokenIssuer();
   const dir = await tempDir('app');
   const keyFile = join(dir, 'public.pem');
@@ -131,7 +135,7 @@ export async function startTestApp(slapd: RunningSlapd, env: Record<string, stri
     LDAP_CONNECT_TIMEOUT_MS: '1000',
     ...env,
   });
-  const service = await startService(config, pino({ level: process.env.TEST_LOG ?? 'silent' }));
+  const service = await startService(config, log);
   return {
     service,
     issuer,

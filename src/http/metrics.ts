@@ -1,0 +1,88 @@
+import type Koa from 'koa';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AuthorizationServerUnavailableError, UnauthorizedError } from '../errors.js';
+
+/**
+ * The service's Prometheus metrics, in a registry of its own (several services can share a process in
+ * tests). Exposed as text at /metrics.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests, by operationId and status',
+    labelNames: ['operation', 'status'],
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency, by operationId and status',
+    labelNames: ['operation', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  private readonly ldapLatency = new Histogram({
+    name: 'ldap_operation_duration_seconds',
+    help: 'Directory operation latency, by operation and outcome',
+    labelNames: ['operation', 'outcome'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  private readonly tokenFailures = new Counter({
+    name: 'token_verification_failures_total',
+    help: 'Refused or uncheckable bearer tokens, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+
+  constructor(sources: { connectionsInUse: () => number; auditFailures: () => number }) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'ldap_connections_in_use',
+      help: 'Open connections to the directory',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.connectionsInUse());
+      },
+    });
+    new Gauge({
+      name: 'audit_events_not_stored',
+      help: 'Audit events that could not be written to the directory since start',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.auditFailures());
+      },
+    });
+  }
+
+  /** Times a directory operation; outcome is `ok` or the error's class name. */
+  observeLdap(operation: string, seconds: number, error?: unknown): void {
+    const outcome = error === undefined ? 'ok' : error instanceof Error ? error.constructor.name : 'error';
+    this.ldapLatency.observe({ operation, outcome }, seconds);
+  }
+
+  /**
+   * Counts every request by operation and status, and token failures by reason. Runs outside the error
+   * middleware, which leaves the error it answered in `ctx.state.error`.
+   */
+  middleware(): Koa.Middleware {
+    return async (ctx, next) => {
+      const end = this.latency.startTimer();
+      try {
+        await next();
+      } finally {
+        const labels = {
+          operation: (ctx.state.operationId as string | undefined) ?? 'none',
+          status: String(ctx.status),
+        };
+        this.requests.inc(labels);
+        end(labels);
+        const error = ctx.state.error as unknown;
+        if (error instanceof UnauthorizedError)
+          this.tokenFailures.inc({ reason: error.description ?? error.message });
+        if (error instanceof AuthorizationServerUnavailableError)
+          this.tokenFailures.inc({ reason: error.message });
+      }
+    };
+  }
+}
