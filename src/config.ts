@@ -14,6 +14,8 @@ export interface Config {
   /** Bind DN and password for the external directory (LDAP_BIND_DN, LDAP_BIND_PASSWORD). */
   ldapBindDn: string;
   ldapBindPassword: string;
+  /** CA certificates (PEM file) that ldaps:// connections trust (LDAP_TLS_CA_FILE; default: the system's). */
+  ldapTlsCaFile?: string;
   /** Base of the tree (LDAP_BASE_DN, default o=jans). */
   baseDn: string;
   /** The slapd program for the embedded directory (SLAPD_PATH, default: found in the usual places). */
@@ -100,6 +102,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`LDAP_URL must start with ldap:// or ldaps://`);
   if (ldapUrl && !text('LDAP_BIND_DN'))
     throw new ConfigError('LDAP_URL is set, so LDAP_BIND_DN must be set too');
+  if (text('LDAP_TLS_CA_FILE') && !ldapUrl?.startsWith('ldaps://')) {
+    throw new ConfigError(
+      'LDAP_TLS_CA_FILE applies to ldaps:// directories; LDAP_URL must start with ldaps://',
+    );
+  }
 
   const sources = ['JWT_JWKS_URI', 'JWT_PUBLIC_KEY_FILE', 'JWT_SECRET'].filter((key) => text(key));
   if (sources.length > 1) throw new ConfigError(`Set only one of ${sources.join(', ')}`);
@@ -136,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ldapUrl,
     ldapBindDn: text('LDAP_BIND_DN') ?? '',
     ldapBindPassword: env.LDAP_BIND_PASSWORD ?? '',
+    ldapTlsCaFile: text('LDAP_TLS_CA_FILE'),
     baseDn: text('LDAP_BASE_DN') ?? 'o=jans',
     slapdPath: text('SLAPD_PATH'),
     embeddedLdapPort: text('EMBEDDED_LDAP_PORT') ? int('EMBEDDED_LDAP_PORT', 0, 1, 65535) : undefined,

@@ -96,6 +96,7 @@ export async function startService(
     poolSize: config.ldapPoolSize,
     connectTimeoutMs: config.ldapConnectTimeoutMs,
     operationTimeoutMs: config.ldapOperationTimeoutMs,
+    tlsCa: config.ldapTlsCaFile ? await readFile(config.ldapTlsCaFile, 'utf8') : undefined,
     observe: (operation, seconds, error) => metrics.observeLdap(operation, seconds, error),
   });
   const metrics = new Metrics({

@@ -37,6 +37,8 @@ export interface SlapdOptions {
   replication?: { serverId: number; peers: string[] };
   /** Admin password of a new configuration (default: generated). */
   password?: string;
+  /** Serve ldaps:// with this certificate and key (PEM files) instead of ldap://. Applies at creation. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface RunningSlapd {
@@ -90,6 +92,7 @@ interface ConfigOptions {
   configDn: string;
   password: string;
   replication?: { serverId: number; peers: string[] };
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** syncprov on every server (so any can be replicated from); syncrepl towards each peer. */
@@ -126,7 +129,7 @@ function configLdif(options: ConfigOptions): string {
 objectClass: olcGlobal
 cn: config
 olcPidFile: ${join(options.dataDir, 'run', 'slapd.pid')}
-${replication.global}
+${options.tls ? `olcTLSCertificateFile: ${options.tls.certFile}\nolcTLSCertificateKeyFile: ${options.tls.keyFile}\n` : ''}${replication.global}
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
 cn: module{0}
@@ -204,7 +207,10 @@ async function waitUntilServing(url: string, child: ChildProcess, stderr: () => 
   exited.catch(() => undefined);
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const client = new Client({ url, connectTimeout: 500, timeout: 1000 });
+    // Only asks whether our own child answers yet; whether its certificate is trusted is the caller's
+    // business. (ldapts speaks TLS whenever tlsOptions are given, so only for ldaps://.)
+    const tlsOptions = url.startsWith('ldaps:') ? { tlsOptions: { rejectUnauthorized: false } } : {};
+    const client = new Client({ url, connectTimeout: 500, timeout: 1000, ...tlsOptions });
     try {
       await Promise.race([client.search('', { scope: 'base' }), exited]);
       return;
@@ -252,6 +258,7 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
         configDn,
         password,
         replication: options.replication,
+        tls: options.tls,
       }),
     );
     const slapadd = spawnSync(slapd.replace(/slapd$/, 'slapadd'), ['-n0', '-F', configDir, '-l', ldifFile], {
@@ -269,7 +276,7 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
   }
 
   const port = options.port ?? (await freePort());
-  const url = `ldap://127.0.0.1:${port}`;
+  const url = `${options.tls ? 'ldaps' : 'ldap'}://127.0.0.1:${port}`;
   const child = spawn(slapd, ['-F', configDir, '-h', `${url}/`, '-d', 'none'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -11,6 +11,8 @@ export interface DirectoryOptions {
   poolSize: number;
   connectTimeoutMs: number;
   operationTimeoutMs: number;
+  /** PEM certificates to trust for ldaps:// (default: the system's). */
+  tlsCa?: string;
   /** Told the duration and outcome of every client call (search, add, modify, ...), for metrics. */
   observe?: (operation: string, seconds: number, error?: unknown) => void;
 }
@@ -37,6 +39,7 @@ export class Directory {
         connectTimeout: options.connectTimeoutMs,
         timeout: options.operationTimeoutMs,
         autoRebind: true,
+        ...(options.tlsCa ? { tlsOptions: { ca: options.tlsCa } } : {}),
       }),
     }));
   }

@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       ldapUrl: undefined,
       ldapBindDn: '',
       ldapBindPassword: '',
+      ldapTlsCaFile: undefined,
       baseDn: 'o=jans',
       slapdPath: undefined,
       embeddedLdapPort: undefined,
