@@ -31,6 +31,11 @@ export interface Config {
   schemaCheck: boolean;
   /** The person object classes of that check (PERSON_OBJECT_CLASSES, default jansPerson,jansCustomPerson). */
   personObjectClasses: string[];
+  /**
+   * How long a definition read by inum is served from memory (CACHE_MAX_AGE_MS, default 1000; 0: never).
+   * Changes made through this instance show at once; changes made elsewhere within this time.
+   */
+  cacheMaxAgeMs: number;
   /** Largest page of the list endpoint (MAX_PAGE_SIZE, default 200). */
   maxPageSize: number;
   /** JWKS of the authorization server, for signed access tokens (JWT_JWKS_URI). */
@@ -156,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((c) => c.trim())
       .filter(Boolean),
     maxPageSize: int('MAX_PAGE_SIZE', 200, 1, 10_000),
+    cacheMaxAgeMs: int('CACHE_MAX_AGE_MS', 1000, 0, 60_000),
     jwtJwksUri: jwksUri,
     jwtJwksCacheSec: int('JWT_JWKS_CACHE_S', 600, 1, 86_400),
     jwtPublicKeyFile: text('JWT_PUBLIC_KEY_FILE'),

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
+import { CachedAttributeStore } from './attributes/cached-store.js';
 import { AttributeService } from './attributes/service.js';
 import { TokenVerifier, type KeySource, type VerifierOptions } from './auth/bearer.js';
 import { devKeyPair } from './auth/dev-keys.js';
@@ -116,10 +117,15 @@ export async function startService(
     const verifier = new TokenVerifier(await verifierOptions(config, log));
 
     const store = new LdapAttributeStore(directory);
-    const service = new AttributeService(store, new LdapPersonSchema(directory, config.personObjectClasses), {
-      maxPageSize: config.maxPageSize,
-      schemaCheck: config.schemaCheck,
-    });
+    const cached = new CachedAttributeStore(store, { maxAgeMs: config.cacheMaxAgeMs, maxEntries: 100_000 });
+    const service = new AttributeService(
+      cached,
+      new LdapPersonSchema(directory, config.personObjectClasses),
+      {
+        maxPageSize: config.maxPageSize,
+        schemaCheck: config.schemaCheck,
+      },
+    );
     const document = loadOpenApiDocument();
     const audit = new LdapAuditStore(directory);
     const api = await createApi({ document, service, verifier, audit, maxPageSize: config.maxPageSize });

@@ -150,7 +150,8 @@ export class AttributeService {
   ): Promise<T> {
     return this.exclusive(inum.toLowerCase(), async () => {
       for (let attempt = 1; ; attempt++) {
-        const current = await this.get(inum);
+        const current = await this.store.get(inum, true);
+        if (!current) throw new NotFoundError();
         if (ifMatch !== undefined && !tagMatches(ifMatch, current)) {
           throw new PreconditionFailedError(entityTag(current));
         }
@@ -159,7 +160,7 @@ export class AttributeService {
         } catch (error) {
           if (!(error instanceof ConcurrentChangeError)) throw error;
           if (ifMatch !== undefined) {
-            const fresh = await this.store.get(inum);
+            const fresh = await this.store.get(inum, true);
             throw new PreconditionFailedError(fresh && entityTag(fresh));
           }
           if (attempt >= MAX_ATTEMPTS) throw error;

@@ -5,8 +5,11 @@ import type { ListQuery, Page } from './query.js';
 export interface AttributeStore {
   /** One page of the definitions matching `query.where`, sorted over the whole result. */
   list(query: ListQuery): Promise<Page>;
-  /** The definition with this inum, or undefined. */
-  get(inum: string): Promise<StoredAttribute | undefined>;
+  /**
+   * The definition with this inum, or undefined. A store may answer from a short-lived copy unless
+   * `fresh` asks for the directory's current state (as every read-apply-write cycle does).
+   */
+  get(inum: string, fresh?: boolean): Promise<StoredAttribute | undefined>;
   /** Every definition whose name equals `name`, ignoring case. */
   findByName(name: string): Promise<StoredAttribute[]>;
   /**

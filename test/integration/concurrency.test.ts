@@ -9,8 +9,9 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
 
   before(async () => {
     directory = await startTestDirectory();
-    a = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
-    b = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
+    // No read cache: these tests read the final state through either instance right after the writes.
+    a = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false', CACHE_MAX_AGE_MS: '0' });
+    b = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false', CACHE_MAX_AGE_MS: '0' });
   });
   after(async () => {
     await a?.stop();

@@ -8,7 +8,9 @@ describe('when the directory goes away and comes back', () => {
 
   before(async () => {
     directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd);
+    // Without the read cache, so that every read goes to the directory (the cache would answer reads of
+    // a definition it read less than a second ago).
+    app = await startTestApp(directory.slapd, { CACHE_MAX_AGE_MS: '0' });
   });
   after(async () => {
     await app?.stop();

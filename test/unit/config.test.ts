@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       schemaCheck: true,
       personObjectClasses: ['jansPerson', 'jansCustomPerson'],
       maxPageSize: 200,
+      cacheMaxAgeMs: 1000,
       jwtJwksUri: undefined,
       jwtJwksCacheSec: 600,
       jwtPublicKeyFile: undefined,

@@ -1,0 +1,173 @@
+import { ApiError } from './api-error.js';
+import type { components, operations } from './schema.js';
+
+type Schemas = components['schemas'];
+/** A stored definition, as the service returns it. */
+export type JansAttribute = Schemas['JansAttribute'];
+/** A definition as clients send it (POST, PUT). */
+export type JansAttributeInput = Schemas['JansAttributeInput'];
+/** One RFC 6902 operation of a PATCH. */
+export type PatchOperation = Schemas['PatchOperation'];
+/** One page of definitions; `entries` is left out when the page is empty. */
+export type PagedResult = Schemas['PagedResult'];
+export type AuditPage = Schemas['AuditPage'];
+export type AuditEvent = Schemas['AuditEvent'];
+/** Query parameters of `get-attributes`. */
+export type ListParams = NonNullable<operations['get-attributes']['parameters']['query']>;
+/** Query parameters of `get-attributes-history-by-inum`. */
+export type HistoryParams = NonNullable<operations['get-attributes-history-by-inum']['parameters']['query']>;
+
+/** Where the document serves the API (its `servers` URL), relative to the service's origin. */
+export const API_ROOT = '/jans-config-api/api/v1';
+
+export interface AttributesClientOptions {
+  /** The service, e.g. `http://127.0.0.1:8080`; `/jans-config-api/api/v1` is added unless already there. */
+  baseUrl: string;
+  /** The bearer token, or a function asked for it before every request (for tokens that expire). */
+  token: string | (() => string | Promise<string>);
+  /** A fetch implementation; the global fetch by default. */
+  fetch?: typeof fetch;
+}
+
+/** A definition together with the strong ETag of the state it was read in. */
+export interface Tagged {
+  attribute: JansAttribute;
+  etag: string;
+}
+
+/** The answer of a conditional read: the definition, or word that the given ETag is still current. */
+export type GetResult = (Tagged & { notModified: false }) | { notModified: true; etag: string };
+
+interface Request {
+  query?: Record<string, string | number | undefined>;
+  headers?: Record<string, string | undefined>;
+  body?: unknown;
+  contentType?: string;
+}
+
+/**
+ * A typed client of the attribute registry's HTTP API: one method per operation of
+ * `openapi/attributes.yaml`. Error answers are thrown as {@link ApiError}; network failures as fetch's own
+ * errors.
+ */
+export class AttributesClient {
+  private readonly root: string;
+  private readonly token: AttributesClientOptions['token'];
+  private readonly fetch: typeof fetch;
+
+  constructor(options: AttributesClientOptions) {
+    const base = options.baseUrl.replace(/\/+$/, '');
+    this.root = base.endsWith(API_ROOT) ? base : base + API_ROOT;
+    this.token = options.token;
+    // Looked up on each call, and never called as a method of this object.
+    this.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /** `get-attributes`: one page of the definitions matching every given criterion. */
+  async list(params: ListParams = {}): Promise<PagedResult> {
+    return (await this.json('GET', '/attributes', { query: params })).body as PagedResult;
+  }
+
+  /**
+   * Every matching definition, page by page (`get-attributes` repeated). `params.limit` is the page size
+   * (the service's default when left out); `params.startIndex` where to begin.
+   */
+  async *listAll(params: ListParams = {}): AsyncGenerator<JansAttribute, void, undefined> {
+    let start = params.startIndex ?? 0;
+    for (;;) {
+      const page = await this.list({ ...params, startIndex: start });
+      const entries = page.entries ?? [];
+      yield* entries;
+      start += entries.length;
+      if (entries.length === 0 || start >= page.totalEntriesCount) return;
+    }
+  }
+
+  /** `get-attributes-by-inum`. With `ifNoneMatch`, answers `{ notModified: true }` while that ETag is current. */
+  async get(inum: string, options: { ifNoneMatch?: string } = {}): Promise<GetResult> {
+    const reply = await this.json('GET', `/attributes/${encodeURIComponent(inum)}`, {
+      headers: { 'If-None-Match': options.ifNoneMatch },
+    });
+    if (reply.status === 304) return { notModified: true, etag: reply.etag };
+    return { notModified: false, attribute: reply.body as JansAttribute, etag: reply.etag };
+  }
+
+  /** `post-attributes`: creates a definition; the service assigns the inum. */
+  async create(body: JansAttributeInput): Promise<Tagged & { location?: string }> {
+    const reply = await this.json('POST', '/attributes', { body, contentType: 'application/json' });
+    const location = reply.headers.get('location');
+    return { attribute: reply.body as JansAttribute, etag: reply.etag, ...(location ? { location } : {}) };
+  }
+
+  /** `put-attributes`: replaces the definition named by `body.inum` whole. */
+  async replace(body: JansAttributeInput, options: { ifMatch?: string } = {}): Promise<Tagged> {
+    const reply = await this.json('PUT', '/attributes', {
+      body,
+      contentType: 'application/json',
+      headers: { 'If-Match': options.ifMatch },
+    });
+    return { attribute: reply.body as JansAttribute, etag: reply.etag };
+  }
+
+  /** `patch-attributes-by-inum`: applies an RFC 6902 patch to the definition's JSON form. */
+  async patch(
+    inum: string,
+    operations: PatchOperation[],
+    options: { ifMatch?: string } = {},
+  ): Promise<Tagged> {
+    const reply = await this.json('PATCH', `/attributes/${encodeURIComponent(inum)}`, {
+      body: operations,
+      contentType: 'application/json-patch+json',
+      headers: { 'If-Match': options.ifMatch },
+    });
+    return { attribute: reply.body as JansAttribute, etag: reply.etag };
+  }
+
+  /** `delete-attributes-by-inum`. */
+  async delete(inum: string, options: { ifMatch?: string } = {}): Promise<void> {
+    await this.json('DELETE', `/attributes/${encodeURIComponent(inum)}`, {
+      headers: { 'If-Match': options.ifMatch },
+    });
+  }
+
+  /** `get-attributes-history-by-inum`: one page of the definition's audit events, newest first. */
+  async history(inum: string, params: HistoryParams = {}): Promise<AuditPage> {
+    const path = `/attributes/${encodeURIComponent(inum)}/history`;
+    return (await this.json('GET', path, { query: params })).body as AuditPage;
+  }
+
+  private async json(method: string, path: string, request: Request) {
+    const url = new URL(this.root + path);
+    for (const [key, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    for (const [key, value] of Object.entries(request.headers ?? {})) {
+      if (value !== undefined) headers[key] = value;
+    }
+    const token = typeof this.token === 'function' ? await this.token() : this.token;
+    headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (request.body !== undefined) {
+      body = JSON.stringify(request.body);
+      headers['content-type'] = request.contentType ?? 'application/json';
+    }
+    const response = await this.fetch(url, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // An error page of a proxy, say: an ApiError still says what happened; a success must be JSON.
+      if (response.ok) throw new Error(`${method} ${url.pathname}: the answer is not JSON`);
+    }
+    if (response.status >= 400)
+      throw new ApiError(response.status, parsed, response.headers, response.statusText);
+    return {
+      status: response.status,
+      headers: response.headers,
+      etag: response.headers.get('etag') ?? '',
+      body: parsed,
+    };
+  }
+}

@@ -1,0 +1,36 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { format, resolveConfig } from 'prettier';
+import { API_ROOT } from '../../../src/client/index.js';
+import { loadOpenApiDocument } from '../../../src/http/openapi.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const SCHEMA = join(ROOT, 'src/client/schema.ts');
+
+describe('the client’s generated types', () => {
+  it('are what `npm run generate:client` makes from openapi/attributes.yaml now', async () => {
+    // The same steps as the npm script: openapi-typescript, then prettier with the project's settings.
+    const dir = await mkdtemp(join(tmpdir(), 'client-schema-'));
+    try {
+      const out = join(dir, 'schema.ts');
+      const bin = join(ROOT, 'node_modules/.bin/openapi-typescript');
+      await promisify(execFile)(bin, ['openapi/attributes.yaml', '-o', out], { cwd: ROOT });
+      const options = { ...(await resolveConfig(SCHEMA)), filepath: SCHEMA };
+      const fresh = await format(await readFile(out, 'utf8'), options);
+      const committed = await readFile(SCHEMA, 'utf8');
+      expect(fresh, 'src/client/schema.ts is stale: run npm run generate:client').to.equal(committed);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('address the API where the document serves it', () => {
+    const document = loadOpenApiDocument() as { servers?: { url: string }[] };
+    expect(document.servers?.[0]?.url).to.equal(API_ROOT);
+  });
+});
