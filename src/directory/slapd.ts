@@ -180,7 +180,7 @@ olcUniqueURI: ldap:///ou=attributes,${options.suffix}?jansAttrName?one
 ${replication.overlay}`;
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

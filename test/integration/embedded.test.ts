@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { freePort } from '../../src/directory/slapd.js';
+import { freePort, isAlive } from '../../src/directory/slapd.js';
 import { API_ROOT } from '../../src/http/openapi.js';
 import { assertMatchesContract, tempDir } from './harness.js';
 
@@ -32,15 +32,6 @@ async function stop(child: ChildProcess): Promise<number | null> {
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   child.kill('SIGTERM');
   return exited;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('the embedded default: npm start with no LDAP_URL', () => {

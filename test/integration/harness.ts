@@ -46,8 +46,9 @@ export async function startTestDirectory(options: { seedFiles?: string[]; dataDi
   };
 }
 
-export function adminDirectory(slapd: RunningSlapd): Directory {
+export function adminDirectory(slapd: RunningSlapd, tlsCa?: string): Directory {
   return new Directory({
+    tlsCa,
     url: slapd.url,
     bindDn: slapd.bindDn,
     bindPassword: slapd.password,

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
 import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
-import { Directory } from '../../src/ldap/directory.js';
-import { call, startTestApp, tempDir } from './harness.js';
+import { adminDirectory, call, startTestApp, tempDir } from './harness.js';
 
 /** A private CA and a certificate for 127.0.0.1 signed by it, made with openssl. */
 async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
@@ -73,16 +72,7 @@ describe('an external directory over ldaps:// with a CA file', () => {
       suffix: 'o=jans',
       tls: { certFile: certificates.cert, keyFile: certificates.key },
     });
-    const directory = new Directory({
-      url: slapd.url,
-      bindDn: slapd.bindDn,
-      bindPassword: slapd.password,
-      baseDn: 'o=jans',
-      poolSize: 1,
-      connectTimeoutMs: 2000,
-      operationTimeoutMs: 5000,
-      tlsCa: await readFile(certificates.ca, 'utf8'),
-    });
+    const directory = adminDirectory(slapd, await readFile(certificates.ca, 'utf8'));
     await seed(directory, await readLdifFiles(STANDARD_LDIF));
     await directory.close();
   });

@@ -1,4 +1,5 @@
 import type { JansAttribute, JansAttributeInput } from '../../client/index.js';
+import { BOOLEAN_FIELDS, LIST_FIELDS, STRING_FIELDS, enumOf } from '../../attributes/definition.js';
 import { fromLdif } from './ldif.js';
 
 /** A problem with what the user gave: the command exits with status 2. */
@@ -43,24 +44,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const TEXT = [
-  'displayName',
-  'description',
-  'origin',
-  'claimName',
-  'seeAlso',
-  'saml1Uri',
-  'saml2Uri',
-  'urn',
-  'sourceAttribute',
-  'nameIdType',
-  'tooltip',
-];
 /** Enumerated values, which the service accepts in any case, and the name, which is unique in any case. */
-const ENUMS = ['name', 'dataType', 'status'];
+const ENUMS: string[] = ['name', ...STRING_FIELDS.filter((f) => enumOf(f))];
+const TEXT: string[] = STRING_FIELDS.filter((f) => f !== 'name' && !enumOf(f));
 /** Role lists: sets, in any case. */
-const LISTS = ['editType', 'viewType', 'usageType'];
-const BOOLEANS = ['scimCustomAttr', 'oxMultiValuedAttribute', 'jansHideOnDiscovery', 'required'];
+const LISTS = LIST_FIELDS;
+const BOOLEANS = BOOLEAN_FIELDS;
 
 const absent = (v: unknown) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length);
 
