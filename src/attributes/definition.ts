@@ -124,6 +124,18 @@ export function enumOf(field: StringField | ListField): readonly string[] | unde
   return ENUMS[field];
 }
 
+/** OIDC claim names as this registry accepts them: an identifier, optionally with `.`, `:` or `-`. */
+const CLAIM_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
+
+export function assertClaimName(claim: string): void {
+  if (!CLAIM_NAME.test(claim)) {
+    throw new BadRequestError(
+      'Invalid value for claimName',
+      'claimName must start with a letter or underscore and hold only letters, digits, _ . : or - (at most 128)',
+    );
+  }
+}
+
 /** Rules for a name that is new to the registry (POST or rename); stored names may predate them. */
 export function assertNewName(name: string): void {
   if (!NAME_PATTERN.test(name) || name.length > NEW_NAME_MAX_LENGTH) {

@@ -11,6 +11,7 @@ import {
 } from '../errors.js';
 import {
   DERIVED_FLAGS,
+  assertClaimName,
   assertNewName,
   entityTag,
   readDefinition,
@@ -81,6 +82,7 @@ export class AttributeService {
     assertNewName(name);
     await this.assertNameFree(name, undefined);
     await this.assertInSchema(name);
+    await this.assertClaimFree(draft, undefined);
     for (let attempt = 0; attempt < 3; attempt++) {
       const definition = { ...draft, inum: randomUUID() };
       if (await this.store.create(definition)) return this.get(definition.inum);
@@ -233,6 +235,11 @@ export class AttributeService {
       await this.assertNameFree(name, inum);
       await this.assertInSchema(name);
     }
+    const claim = next.claimName?.toLowerCase();
+    const claimChanged = claim !== current.definition.claimName?.toLowerCase();
+    if (claim && (claimChanged || (next.status === 'active' && current.definition.status !== 'active'))) {
+      await this.assertClaimFree(next, inum, claimChanged);
+    }
     await this.store.replace(current, next);
     return this.get(inum);
   }
@@ -245,6 +252,53 @@ export class AttributeService {
         `The definition with inum ${other.definition.inum} has this name.`,
       );
     }
+  }
+
+  /**
+   * An active definition's claimName is a valid claim name that no other active definition uses, so an
+   * OIDC provider can release it unambiguously. (Checked before writing: unlike names, not race-free.)
+   */
+  private async assertClaimFree(
+    definition: AttributeDefinition,
+    ownInum: string | undefined,
+    checkSyntax = true,
+  ) {
+    const claim = definition.claimName;
+    if (claim === undefined) return;
+    if (checkSyntax) assertClaimName(claim);
+    if (definition.status !== 'active') return;
+    const { entries } = await this.store.list({
+      where: {
+        kind: 'all',
+        of: [
+          { kind: 'equals', field: 'claimName', value: claim },
+          { kind: 'equals', field: 'status', value: 'active' },
+        ],
+      },
+      sortBy: 'inum',
+      descending: false,
+      startIndex: 0,
+      limit: 2,
+    });
+    const other = entries.find((s) => s.definition.inum !== ownInum);
+    if (other) {
+      throw new ConflictError(
+        `Claim '${claim}' is already released by another active definition`,
+        `The active definition with inum ${other.definition.inum} has claimName '${other.definition.claimName}'.`,
+      );
+    }
+  }
+
+  /** Every active definition with a claim: what an OIDC provider needs to release claims, by claim name. */
+  async claims(): Promise<StoredAttribute[]> {
+    const { entries } = await this.store.list({
+      where: { kind: 'equals', field: 'status', value: 'active' },
+      sortBy: 'claimName',
+      descending: false,
+      startIndex: 0,
+      limit: Number.MAX_SAFE_INTEGER,
+    });
+    return entries.filter((s) => s.definition.claimName !== undefined);
   }
 
   private async assertInSchema(name: string): Promise<void> {

@@ -65,6 +65,28 @@ export interface paths {
     patch: operations['patch-attributes-by-inum'];
     trace?: never;
   };
+  '/attributes/claims': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The claim mapping an OIDC provider needs.
+     * @description For each active definition with a claimName, sorted by claim name: the LDAP attribute that holds
+     *     the value, its data type, whether it is multi-valued and whether it is hidden from discovery.
+     *     Among active definitions a claim name is unique.
+     */
+    get: operations['get-attributes-claims'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/attributes/{inum}/history': {
     parameters: {
       query?: never;
@@ -95,6 +117,17 @@ export interface components {
       code: string;
       message: string;
       description?: string;
+    };
+    ClaimMapping: {
+      claimName: string;
+      /** @description The LDAP attribute (the definition's name) that holds the value. */
+      attribute: string;
+      inum: string;
+      /** @enum {string} */
+      dataType?: 'string' | 'numeric' | 'boolean' | 'binary' | 'certificate' | 'generalizedTime' | 'json';
+      multiValued: boolean;
+      /** @description jansHideOnDiscovery. */
+      hideOnDiscovery: boolean;
     };
     AuditEvent: {
       /** @description When the request was answered (RFC 3339, UTC). */
@@ -563,6 +596,29 @@ export interface operations {
       412: components['responses']['PreconditionFailed'];
       413: components['responses']['TooLarge'];
       415: components['responses']['UnsupportedMediaType'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-attributes-claims': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The claims. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ClaimMapping'][];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
       503: components['responses']['Unavailable'];
     };
   };

@@ -147,6 +147,16 @@ export async function createApi({
       ctx.state.change = await service.remove(String(c.request.params.inum), ifMatch(ctx));
       ctx.status = 204;
     },
+    'get-attributes-claims': async (_c: Context, ctx: KoaContext) => {
+      ctx.body = (await service.claims()).map(({ definition: d }) => ({
+        claimName: d.claimName,
+        attribute: d.name,
+        inum: d.inum,
+        ...(d.dataType ? { dataType: d.dataType } : {}),
+        multiValued: d.oxMultiValuedAttribute ?? false,
+        hideOnDiscovery: d.jansHideOnDiscovery ?? false,
+      }));
+    },
     'get-attributes-history-by-inum': async (c: Context, ctx: KoaContext) => {
       const { limit, startIndex } = parsePaging(c.request.query as ListParams, maxPageSize);
       const { total, events } = await audit.history(String(c.request.params.inum), startIndex, limit);
