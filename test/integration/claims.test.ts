@@ -37,10 +37,8 @@ describe('claim consistency and the claim mapping', () => {
       hideOnDiscovery: false,
     });
     expect(body.find((c: { claimName: string }) => c.claimName === 'role').multiValued).to.equal(true);
-    expect(
-      body.some((c: { claimName: string }) => c.claimName === 'department_number'),
-      'inactive ones are out',
-    ).to.be.false;
+    const inactive = body.some((c: { claimName: string }) => c.claimName === 'department_number');
+    expect(inactive, 'inactive ones are out').to.equal(false);
   });
 
   it('refuses a second active definition of a claim with 409 naming the other inum', async () => {
