@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt, { type Algorithm } from 'jsonwebtoken';
 import jwksRsa from 'jwks-rsa';
 import { AuthorizationServerUnavailableError, InsufficientScopeError, UnauthorizedError } from '../errors.js';
@@ -66,6 +66,8 @@ function peek(token: string): jwt.JwtPayload | undefined {
  */
 export class TokenVerifier {
   private readonly jwks?: jwksRsa.JwksClient;
+  /** Keys parsed once: parsing a PEM on every request costs more than verifying the signature. */
+  private readonly keys = new Map<string, KeyObject>();
   private readonly introspected = new Map<string, { principal?: Principal; until: number }>();
 
   constructor(private readonly options: VerifierOptions) {
@@ -114,13 +116,24 @@ export class TokenVerifier {
     return principalOf(claims);
   }
 
-  private async keyFor(token: string, keys: KeySource): Promise<string> {
-    if (keys.kind === 'pem') return keys.publicKey;
-    if (keys.kind === 'secret') return keys.secret;
+  private parsed(pem: string, make: (pem: string) => KeyObject): KeyObject {
+    let key = this.keys.get(pem);
+    if (!key) {
+      key = make(pem);
+      if (this.keys.size > 100) this.keys.clear();
+      this.keys.set(pem, key);
+    }
+    return key;
+  }
+
+  private async keyFor(token: string, keys: KeySource): Promise<KeyObject> {
+    if (keys.kind === 'pem') return this.parsed(keys.publicKey, createPublicKey);
+    if (keys.kind === 'secret') return this.parsed(keys.secret, (s) => createSecretKey(Buffer.from(s)));
     const kid = jwt.decode(token, { complete: true })?.header.kid;
     if (!kid) throw new Error('the token names no key (kid)');
     try {
-      return (await (this.jwks as jwksRsa.JwksClient).getSigningKey(kid)).getPublicKey();
+      const pem = (await (this.jwks as jwksRsa.JwksClient).getSigningKey(kid)).getPublicKey();
+      return this.parsed(pem, createPublicKey);
     } catch (error) {
       if (error instanceof jwksRsa.SigningKeyNotFoundError || error instanceof jwksRsa.JwksRateLimitError) {
         throw new Error('the token names an unknown key', { cause: error });

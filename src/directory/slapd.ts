@@ -167,6 +167,8 @@ olcDbMaxSize: 4294967296
 olcDbIndex: objectClass eq
 olcDbIndex: inum eq
 olcDbIndex: jansAttrName eq
+olcDbIndex: jansClaimName eq
+olcDbIndex: jansStatus eq
 olcDbIndex: registryAuditTarget eq
 olcDbIndex: entryCSN eq
 olcDbIndex: entryUUID eq

@@ -210,7 +210,7 @@ export class LdapAttributeStore implements AttributeStore {
   }
 
   private async search(filter: Filter): Promise<StoredAttribute[]> {
-    const { searchEntries } = await this.directory.run((c) =>
+    const { searchEntries } = await this.directory.paged((c) =>
       c.search(this.container, {
         scope: 'one',
         filter,

@@ -46,7 +46,7 @@ export class LdapAuditStore implements AuditStore {
     });
     let entries;
     try {
-      ({ searchEntries: entries } = await this.directory.run((c) =>
+      ({ searchEntries: entries } = await this.directory.paged((c) =>
         c.search(this.container, {
           scope: 'one',
           filter,

@@ -21,6 +21,8 @@ interface PooledClient {
   client: Client;
   /** The first bind of this client; after it, ldapts replays the bind on every reconnect. */
   bound?: Promise<void>;
+  /** The paged search running on this connection, if any: OpenLDAP allows one per connection. */
+  paging: Promise<unknown>;
 }
 
 /**
@@ -34,6 +36,7 @@ export class Directory {
 
   constructor(readonly options: DirectoryOptions) {
     this.pool = Array.from({ length: Math.max(1, options.poolSize) }, () => ({
+      paging: Promise.resolve(),
       client: new Client({
         url: options.url,
         connectTimeout: options.connectTimeoutMs,
@@ -46,7 +49,22 @@ export class Directory {
 
   /** Runs one operation on a bound connection. LDAP result codes other than outages pass through. */
   async run<T>(operation: (client: Client) => Promise<T>): Promise<T> {
+    return this.runOn(this.pool[this.next++ % this.pool.length] as PooledClient, operation);
+  }
+
+  /**
+   * Runs a paged search. OpenLDAP keeps one paged-results state per connection, and a second paged
+   * search on the same connection invalidates the first, so paged searches take turns per connection
+   * (other operations still share it).
+   */
+  async paged<T>(search: (client: Client) => Promise<T>): Promise<T> {
     const pooled = this.pool[this.next++ % this.pool.length] as PooledClient;
+    const turn = pooled.paging.then(() => this.runOn(pooled, search));
+    pooled.paging = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async runOn<T>(pooled: PooledClient, operation: (client: Client) => Promise<T>): Promise<T> {
     try {
       if (this.options.bindDn && !pooled.client.isBound) {
         pooled.bound ??= pooled.client.bind(this.options.bindDn, this.options.bindPassword);

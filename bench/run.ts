@@ -1,0 +1,471 @@
+/**
+ * `npm run bench [-- --quick] [options]`: the service against raw LDAP on the same private slapd, at
+ * several directory sizes. See bench/README.md.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { findSlapd } from '../src/directory/slapd.js';
+import { runApi } from './api-load.js';
+import { loadDirectory } from './directory.js';
+import { PATTERN_TOKEN } from './generate.js';
+import { RawPool, runRaw } from './raw-load.js';
+import { sizeTable, summaryTable, type ScenarioResult, type SizeResult } from './report.js';
+import {
+  CONTAINER,
+  FIELD_VALUE_PAIR,
+  PAGE,
+  READ_ATTRIBUTES,
+  SCENARIOS,
+  fieldValueFilter,
+  patternFilter,
+  sortedPage,
+  type ScenarioContext,
+} from './scenarios.js';
+import { Tokens, peakRss, startService, type RunningService } from './service.js';
+import { median } from './stats.js';
+
+const t0 = performance.now();
+const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
+const PROFILE_DIR = join(BENCH_DIR, 'profiles');
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    sizes: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string', default: '32' },
+    'pool-size': { type: 'string', default: '4' },
+    timeout: { type: 'string', default: '30' },
+    'log-level': { type: 'string', default: 'info' },
+    scenarios: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (args.help) {
+  process.stdout.write(`npm run bench -- [options]
+  --quick               N = 71 and 2000, 1 s per side and scenario (under a minute in all)
+  --sizes 71,10000      directory sizes (default 71,10000,100000)
+  --duration S          seconds per side and scenario (default 10; quick 1)
+  --warmup S            seconds of unmeasured load before each side (default 2; quick 0.25)
+  --connections C       HTTP connections and raw operations in flight (default 32)
+  --pool-size P         LDAP connections of the service and of the raw pool (default 4)
+  --timeout S           per-request limit; slower answers count as failed (default 30)
+  --log-level L         LOG_LEVEL of the service (default info: one JSON line per request, to a file)
+  --scenarios a,b       only these (get, pattern, sorted, fieldValuePair, postDelete, patch)
+  --cpu-prof            run the service with --cpu-prof; profiles go to bench/profiles/
+  --out FILE            JSON results (default bench/results/<timestamp>.json)
+`);
+  process.exit(0);
+}
+
+function number(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a number, not "${raw}"`);
+  return value;
+}
+
+const quick = args.quick ?? false;
+const options = {
+  quick,
+  sizes: (args.sizes ?? (quick ? '71,2000' : '71,10000,100000')).split(',').map((s) => number('sizes', s, 0)),
+  durationS: number('duration', args.duration, quick ? 1 : 10),
+  warmupS: number('warmup', args.warmup, quick ? 0.25 : 2),
+  connections: number('connections', args.connections, 32),
+  poolSize: number('pool-size', args['pool-size'], 4),
+  timeoutS: number('timeout', args.timeout, 30),
+  logLevel: args['log-level'] ?? 'info',
+  scenarios: args.scenarios?.split(',') ?? SCENARIOS.map((s) => s.id),
+  cpuProf: args['cpu-prof'] ?? false,
+};
+for (const id of options.scenarios) {
+  if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`unknown scenario "${id}"`);
+}
+if (options.sizes.some((n) => n < 71)) throw new Error('--sizes: every size must be at least 71');
+
+/** Everything started so far, stopped in reverse order at the end, on errors and on Ctrl-C. */
+const cleanups: (() => Promise<unknown>)[] = [];
+function onCleanup(cleanup: () => Promise<unknown>): () => Promise<void> {
+  cleanups.push(cleanup);
+  return async () => {
+    const at = cleanups.indexOf(cleanup);
+    if (at >= 0) cleanups.splice(at, 1);
+    await cleanup();
+  };
+}
+async function cleanUp(): Promise<void> {
+  while (cleanups.length > 0) {
+    const cleanup = cleanups.pop() as () => Promise<unknown>;
+    await limited('stopping', 30_000, cleanup()).catch((error: unknown) => log(String(error)));
+  }
+}
+
+/**
+ * Starts something with a time limit and registers its stop at once, so that it is stopped even when
+ * the limit fires first and it comes up later (every start below also has a limit of its own).
+ */
+async function start<T>(
+  what: string,
+  limitMs: number,
+  starting: Promise<T>,
+  stop: (started: T) => Promise<unknown>,
+): Promise<[T, () => Promise<void>]> {
+  const stopper = onCleanup(async () => {
+    const started = await starting.catch(() => undefined);
+    if (started !== undefined) await stop(started);
+  });
+  return [await limited(what, limitMs, starting), stopper];
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping slapd and the service...\n`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${message}\n`);
+}
+
+/** Rejects when `work` takes longer than `limitMs`; the caller's cleanups stop what it started. */
+async function limited<T>(what: string, limitMs: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`${what} took longer than ${limitMs / 1000} s`)), limitMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function apiJson(api: string, path: string, token: string): Promise<Record<string, unknown>> {
+  const response = await fetch(`${api}${path}`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(options.timeoutS * 1000),
+  });
+  if (response.status !== 200)
+    throw new Error(`GET ${path} answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+interface Prepared {
+  patternMatches: number;
+  fieldValueMatches: number;
+  checks: SizeResult['checks'];
+  sortedAllProbe: SizeResult['sortedAllProbe'];
+}
+
+/** Counts, correctness checks of the API against raw LDAP, and the sequential whole-directory sort. */
+async function prepare(
+  service: RunningService,
+  pool: RawPool,
+  token: string,
+  definitions: number,
+): Promise<Prepared> {
+  const count = async (filter: ReturnType<typeof patternFilter>) => {
+    const { searchEntries } = await pool
+      .client()
+      .search(CONTAINER, { scope: 'one', filter, attributes: ['1.1'] });
+    return searchEntries.length;
+  };
+  const patternMatches = await count(patternFilter(PATTERN_TOKEN));
+  const fieldValueMatches = await count(fieldValueFilter());
+  const apiPattern = await apiJson(service.api, `/attributes?pattern=${PATTERN_TOKEN}&limit=1`, token);
+  const apiFields = await apiJson(
+    service.api,
+    `/attributes?fieldValuePair=${encodeURIComponent(FIELD_VALUE_PAIR)}&limit=1`,
+    token,
+  );
+  const deepStart = Math.max(0, patternMatches - PAGE);
+  const apiSorted = await apiJson(
+    service.api,
+    `/attributes?pattern=${PATTERN_TOKEN}&sortBy=displayName&sortOrder=descending&startIndex=${deepStart}&limit=${PAGE}`,
+    token,
+  );
+  const { searchEntries } = await pool.client().search(CONTAINER, {
+    scope: 'one',
+    filter: patternFilter(PATTERN_TOKEN),
+    attributes: READ_ATTRIBUTES,
+  });
+  const rawSorted = sortedPage(searchEntries, deepStart, PAGE).map((e) => String(e.inum));
+  const apiSortedInums = ((apiSorted.entries as { inum: string }[] | undefined) ?? []).map((e) => e.inum);
+  const checks = [
+    {
+      name: `pattern=${PATTERN_TOKEN} totalEntriesCount = raw count`,
+      ok: apiPattern.totalEntriesCount === patternMatches,
+      detail: `${String(apiPattern.totalEntriesCount)} vs ${patternMatches}`,
+    },
+    {
+      name: `fieldValuePair totalEntriesCount = raw count`,
+      ok: apiFields.totalEntriesCount === fieldValueMatches,
+      detail: `${String(apiFields.totalEntriesCount)} vs ${fieldValueMatches}`,
+    },
+    {
+      name: 'sorted last page = raw client-side sort',
+      ok: JSON.stringify(apiSortedInums) === JSON.stringify(rawSorted),
+      detail: `${apiSortedInums.length} entries from startIndex ${deepStart}`,
+    },
+  ];
+
+  // One request at a time, so it measures the work per request, not the queue.
+  const apiTimes: number[] = [];
+  const rawTimes: number[] = [];
+  const probeStart = performance.now();
+  const allStart = Math.max(0, definitions - PAGE);
+  for (let run = 0; run < 3 && (run === 0 || performance.now() - probeStart < 15_000); run++) {
+    let t = performance.now();
+    await apiJson(
+      service.api,
+      `/attributes?sortBy=displayName&sortOrder=descending&startIndex=${allStart}&limit=${PAGE}`,
+      token,
+    );
+    apiTimes.push(performance.now() - t);
+    t = performance.now();
+    const all = await pool.client().search(CONTAINER, {
+      scope: 'one',
+      filter: '(objectClass=jansAttr)',
+      attributes: READ_ATTRIBUTES,
+    });
+    sortedPage(all.searchEntries, allStart, PAGE);
+    rawTimes.push(performance.now() - t);
+  }
+  return {
+    patternMatches,
+    fieldValueMatches,
+    checks,
+    sortedAllProbe: { apiMs: median(apiTimes), rawMs: median(rawTimes), runs: apiTimes.length },
+  };
+}
+
+async function benchSize(workRoot: string, definitions: number, tokens: Tokens): Promise<SizeResult> {
+  const dataDir = join(workRoot, `n${definitions}`);
+  const scratch = join(workRoot, `n${definitions}-service`);
+  await mkdir(dataDir, { recursive: true });
+  await mkdir(scratch, { recursive: true });
+  log(`N = ${definitions}: bulk load`);
+  const [loaded, stopSlapd] = await start(
+    'loading the directory',
+    600_000,
+    loadDirectory(dataDir, definitions),
+    (l) => l.slapd.stop(),
+  );
+  const slapd = loaded.slapd;
+  log(
+    `N = ${definitions}: loaded in ${(loaded.loadMs / 1000).toFixed(2)} s (slapadd ${(loaded.slapaddMs / 1000).toFixed(2)} s)`,
+  );
+
+  const token = tokens.token();
+  const [service, stopService] = await start(
+    'starting the service',
+    90_000,
+    startService({
+      workDir: scratch,
+      tokens,
+      ldap: { url: slapd.url, bindDn: slapd.bindDn, password: slapd.password },
+      dataDir: scratch,
+      logLevel: options.logLevel,
+      env: { LDAP_POOL_SIZE: String(options.poolSize) },
+      nodeArgs: options.cpuProf
+        ? // Default file names: CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main
+          // thread (tsx's module loader runs in a thread of its own and writes a second, idle profile).
+          ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]
+        : [],
+    }),
+    (started) => started.stop(),
+  );
+  log(`N = ${definitions}: service answered 200 after ${(service.firstOkMs / 1000).toFixed(2)} s`);
+
+  const [pool, closePool] = await start(
+    'opening the raw LDAP pool',
+    30_000,
+    RawPool.open({
+      url: slapd.url,
+      bindDn: slapd.bindDn,
+      password: slapd.password,
+      size: options.poolSize,
+      timeoutMs: options.timeoutS * 1000,
+    }),
+    (started) => started.close(),
+  );
+
+  const prepared = await limited('checks', 120_000, prepare(service, pool, token, definitions));
+  for (const check of prepared.checks) {
+    log(`N = ${definitions}: check ${check.ok ? 'ok' : 'FAILED'}: ${check.name} (${check.detail})`);
+  }
+  const inums = loaded.inums;
+  const ctx: ScenarioContext = {
+    api: service.api,
+    token,
+    inums,
+    // A generated definition when there are any, else a standard one (givenName).
+    patchTarget: definitions > 71 ? (inums.at(-1) as string) : 'B4B0',
+    patternToken: PATTERN_TOKEN,
+    deepStart: Math.max(0, prepared.patternMatches - PAGE),
+    runId: randomBytes(3).toString('hex'),
+  };
+
+  const scenarios: ScenarioResult[] = [];
+  const load = { connections: options.connections, timeoutS: options.timeoutS };
+  const phaseLimit = (options.warmupS + options.durationS + options.timeoutS + 30) * 1000;
+  for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.id))) {
+    const requests = scenario.api(ctx);
+    if (options.warmupS > 0) {
+      await limited(
+        `${scenario.id} warm-up`,
+        phaseLimit,
+        runApi(service.url, requests, { ...load, durationS: options.warmupS }),
+      );
+    }
+    const api = await limited(
+      `${scenario.id} (API)`,
+      phaseLimit,
+      runApi(service.url, scenario.api(ctx), { ...load, durationS: options.durationS }),
+    );
+    const rawRun = { concurrency: options.connections };
+    if (options.warmupS > 0) {
+      await limited(
+        `${scenario.id} raw warm-up`,
+        phaseLimit,
+        runRaw(pool, scenario.raw(ctx), { ...rawRun, durationS: options.warmupS }),
+      );
+    }
+    const raw = await limited(
+      `${scenario.id} (raw)`,
+      phaseLimit,
+      runRaw(pool, scenario.raw(ctx), { ...rawRun, durationS: options.durationS }),
+    );
+    const matches =
+      scenario.id === 'pattern' || scenario.id === 'sorted'
+        ? prepared.patternMatches
+        : scenario.id === 'fieldValuePair'
+          ? prepared.fieldValueMatches
+          : undefined;
+    scenarios.push({
+      id: scenario.id,
+      title: scenario.title,
+      matches,
+      api,
+      raw,
+      ratio: api.perSecond / raw.perSecond,
+    });
+    log(
+      `N = ${definitions}: ${scenario.id}: API ${api.perSecond.toFixed(0)}/s p50 ${api.p50.toFixed(2)} ms` +
+        ` (${api.failed} failed); raw ${raw.perSecond.toFixed(0)}/s p50 ${raw.p50.toFixed(2)} ms (${raw.failed} failed)`,
+    );
+  }
+
+  const peakRssMiB = await service.peakRssMiB();
+  const slapdPeakRssMiB = await peakRss(slapd.process.pid);
+  await closePool();
+  await stopService();
+  await stopSlapd();
+  if (options.cpuProf) {
+    const pid = service.process.pid;
+    const files = (await readdir(PROFILE_DIR)).filter((f) => f.includes(`.${pid}.0.`));
+    for (const f of files) log(`N = ${definitions}: CPU profile of the service: ${join(PROFILE_DIR, f)}`);
+  }
+
+  // Start on the existing data dir, as `npm start` would: the service starts its embedded slapd from it.
+  // The embedded mode seeds the standard definitions unless DATA_DIR/seeded says it has; a data dir
+  // that has been in use has that marker, so the loaded one gets it too.
+  await writeFile(join(dataDir, 'seeded'), `${new Date().toISOString()}\n`);
+  const [embedded, stopEmbedded] = await start(
+    'starting the service in embedded mode',
+    90_000,
+    startService({ workDir: scratch, tokens, dataDir, logLevel: options.logLevel }),
+    (started) => started.stop(),
+  );
+  const embeddedPeakRssMiB = await embedded.peakRssMiB();
+  log(`N = ${definitions}: embedded service answered 200 after ${(embedded.firstOkMs / 1000).toFixed(2)} s`);
+  await stopEmbedded();
+  await rm(dataDir, { recursive: true, force: true });
+
+  return {
+    definitions,
+    loadSeconds: loaded.loadMs / 1000,
+    slapaddSeconds: loaded.slapaddMs / 1000,
+    firstOkSeconds: service.firstOkMs / 1000,
+    firstOkEmbeddedSeconds: embedded.firstOkMs / 1000,
+    peakRssMiB,
+    slapdPeakRssMiB,
+    embeddedPeakRssMiB,
+    checks: prepared.checks,
+    sortedAllProbe: prepared.sortedAllProbe,
+    scenarios,
+  };
+}
+
+function slapdVersion(): string {
+  const slapd = findSlapd();
+  if (!slapd) return 'not found';
+  const out = spawnSync(slapd, ['-VV'], { encoding: 'utf8' });
+  return /slapd ([\d.]+)/.exec(`${out.stdout}${out.stderr}`)?.[1] ?? 'unknown';
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const workRoot = await mkdtemp(join(tmpdir(), 'attr-registry-bench-'));
+  onCleanup(() => rm(workRoot, { recursive: true, force: true }));
+  const tokens = new Tokens();
+  const sizes: SizeResult[] = [];
+  let failed = false;
+  try {
+    for (const definitions of options.sizes) sizes.push(await benchSize(workRoot, definitions, tokens));
+  } catch (error) {
+    failed = true;
+    process.stderr.write(`\nbenchmark failed: ${(error as Error)?.stack ?? String(error)}\n`);
+  } finally {
+    await cleanUp();
+  }
+  const totalSeconds = (performance.now() - t0) / 1000;
+  if (sizes.length === 0) process.exit(1);
+
+  const result = {
+    startedAt: startedAt.toISOString(),
+    totalSeconds,
+    complete: !failed,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      slapd: slapdVersion(),
+    },
+    options: { ...options, patternToken: PATTERN_TOKEN, fieldValuePair: FIELD_VALUE_PAIR, page: PAGE },
+    sizes,
+  };
+  const out =
+    args.out ??
+    join(
+      BENCH_DIR,
+      'results',
+      `${startedAt.toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`,
+    );
+  await mkdir(join(out, '..'), { recursive: true });
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+
+  const header =
+    `## Attribute registry benchmark (${startedAt.toISOString()}${quick ? ', quick' : ''})\n\n` +
+    `${result.machine.cpus} CPUs (${result.machine.cpuModel ?? '?'}), ${result.machine.memoryGiB} GiB, Node ${process.version}, ` +
+    `slapd ${result.machine.slapd}. Load generator, service and slapd share the machine. ` +
+    `${options.connections} connections / operations in flight, ${options.durationS} s per side and scenario ` +
+    `after ${options.warmupS} s warm-up; service LOG_LEVEL=${options.logLevel}, LDAP pool ${options.poolSize} ` +
+    `(raw pool too), CACHE_MAX_AGE_MS default (1000). Latencies of successful operations only; ` +
+    `req/s and ops/s count successful ones.\n`;
+  process.stdout.write(`\n${header}\n${summaryTable(sizes)}\n\n${sizes.map(sizeTable).join('\n\n')}\n\n`);
+  process.stdout.write(`Total ${totalSeconds.toFixed(1)} s. JSON: ${out}\n`);
+  if (failed) process.exit(1);
+}
+
+await main();

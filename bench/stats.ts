@@ -1,0 +1,70 @@
+/** What one side (API or raw LDAP) of one scenario measured. */
+export interface Measurement {
+  /** Completed operations (HTTP responses of any status, or LDAP operations that succeeded or failed). */
+  operations: number;
+  /** Successful ones: 2xx responses, or LDAP operations without error. */
+  ok: number;
+  /** Non-2xx responses, connection errors, timeouts, LDAP errors. */
+  failed: number;
+  /** HTTP status counts, or LDAP error names, when anything failed. */
+  failures: Record<string, number>;
+  seconds: number;
+  /** Successful operations per second. */
+  perSecond: number;
+  /** Latency of successful operations, in milliseconds. */
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+/** Latencies (ms) of successful operations, kept in a growable typed array. */
+export class Latencies {
+  private values = new Float64Array(1 << 16);
+  private size = 0;
+
+  add(ms: number): void {
+    if (this.size === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.size++] = ms;
+  }
+
+  get count(): number {
+    return this.size;
+  }
+
+  /** Nearest-rank percentiles over every recorded value. */
+  summary(): { p50: number; p99: number; mean: number } {
+    if (this.size === 0) return { p50: NaN, p99: NaN, mean: NaN };
+    const sorted = this.values.slice(0, this.size).sort();
+    const at = (p: number) => sorted[Math.min(this.size - 1, Math.ceil((p / 100) * this.size) - 1)] as number;
+    let sum = 0;
+    for (const v of sorted) sum += v;
+    return { p50: at(50), p99: at(99), mean: sum / this.size };
+  }
+}
+
+export function measurement(
+  latencies: Latencies,
+  seconds: number,
+  failed: number,
+  failures: Record<string, number>,
+): Measurement {
+  const ok = latencies.count;
+  return {
+    operations: ok + failed,
+    ok,
+    failed,
+    failures,
+    seconds,
+    perSecond: ok / seconds,
+    ...latencies.summary(),
+  };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
+}
