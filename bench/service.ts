@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { newRsaKeyPair } from '../src/auth/dev-keys.js';
 import { closeSync, openSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,11 +21,7 @@ export class Tokens {
   private readonly privateKey: string;
 
   constructor() {
-    const pair = generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
+    const pair = newRsaKeyPair();
     this.publicKey = pair.publicKey;
     this.privateKey = pair.privateKey;
   }

@@ -3,6 +3,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+/** A fresh RSA key pair in PEM form, for signing RS256 tokens. */
+export function newRsaKeyPair(): { privateKey: string; publicKey: string } {
+  return generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+}
+
 export interface KeyPair {
   privateKey: string;
   publicKey: string;
@@ -18,11 +27,7 @@ export async function devKeyPair(dataDir: string): Promise<KeyPair> {
   const publicKeyFile = join(dataDir, 'jwt-public.pem');
   if (!existsSync(privateFile) || !existsSync(publicKeyFile)) {
     await mkdir(dataDir, { recursive: true });
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
+    const { privateKey, publicKey } = newRsaKeyPair();
     await writeFile(privateFile, privateKey, { mode: 0o600 });
     await writeFile(publicKeyFile, publicKey);
   }

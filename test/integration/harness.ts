@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import jwt from 'jsonwebtoken';
 import { Client, NoSuchObjectError } from 'ldapts';
 import { OpenAPIBackend } from 'openapi-backend';
 import { pino, type Logger } from 'pino';
+import { newRsaKeyPair } from '../../src/auth/dev-keys.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
 import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
@@ -87,11 +88,7 @@ export class TokenIssuer {
   readonly privateKey: string;
   readonly publicKey: string;
   constructor() {
-    const pair = generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
+    const pair = newRsaKeyPair();
     this.privateKey = pair.privateKey;
     this.publicKey = pair.publicKey;
   }
