@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { OpenAPIBackend, Document } from 'openapi-backend';
 import type { Logger } from 'pino';
-import { AppError } from './errors.js';
+import { AppError, NotInSchemaError } from './errors.js';
 import { API_ROOT } from './http/openapi.js';
 import { auditWrites } from './http/audit.js';
 import { registerDocs } from './http/docs.js';
@@ -39,6 +39,9 @@ function errorBodies(log: Logger): Koa.Middleware {
           code: error.code,
           message: error.message,
           ...(error.description ? { description: error.description } : {}),
+          ...(error instanceof NotInSchemaError && error.schemaChange
+            ? { schemaChange: error.schemaChange }
+            : {}),
         };
         if (!error.expose)
           log.warn(

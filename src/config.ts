@@ -32,6 +32,18 @@ export interface Config {
   /** The person object classes of that check (PERSON_OBJECT_CLASSES, default jansPerson,jansCustomPerson). */
   personObjectClasses: string[];
   /**
+   * Let `POST /attributes?extendSchema=true` add attribute types through cn=config (SCHEMA_EXTENSION;
+   * default true with the embedded directory, false with LDAP_URL).
+   */
+  schemaExtension: boolean;
+  /** The cn=config account of an external directory (LDAP_CONFIG_BIND_DN, LDAP_CONFIG_BIND_PASSWORD). */
+  ldapConfigBindDn?: string;
+  ldapConfigBindPassword: string;
+  /** The object class that new attribute types are allowed in (CUSTOM_PERSON_CLASS, default jansCustomPerson). */
+  customPersonClass: string;
+  /** OID arc under which new attribute types are numbered (SCHEMA_OID_ARC, default the project's .3 arc). */
+  schemaOidArc: string;
+  /**
    * How long a definition read by inum is served from memory (CACHE_MAX_AGE_MS, default 1000; 0: never).
    * Changes made through this instance show at once; changes made elsewhere within this time.
    */
@@ -113,6 +125,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
 
+  const schemaExtension = bool('SCHEMA_EXTENSION', !ldapUrl);
+  if (schemaExtension && ldapUrl && !text('LDAP_CONFIG_BIND_DN')) {
+    throw new ConfigError(
+      'SCHEMA_EXTENSION=true with LDAP_URL needs LDAP_CONFIG_BIND_DN and LDAP_CONFIG_BIND_PASSWORD (an account that may write cn=config)',
+    );
+  }
+  const schemaOidArc = text('SCHEMA_OID_ARC') ?? '2.25.221040513893262236960339934617374457713.3';
+  if (!/^\d+(\.\d+)+$/.test(schemaOidArc)) {
+    throw new ConfigError(
+      `SCHEMA_OID_ARC must be a numeric OID such as 1.3.6.1.4.1.99999.1, not "${schemaOidArc}"`,
+    );
+  }
+
   const sources = ['JWT_JWKS_URI', 'JWT_PUBLIC_KEY_FILE', 'JWT_SECRET'].filter((key) => text(key));
   if (sources.length > 1) throw new ConfigError(`Set only one of ${sources.join(', ')}`);
   const secret = text('JWT_SECRET');
@@ -160,6 +185,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .split(',')
       .map((c) => c.trim())
       .filter(Boolean),
+    schemaExtension,
+    ldapConfigBindDn: text('LDAP_CONFIG_BIND_DN'),
+    ldapConfigBindPassword: env.LDAP_CONFIG_BIND_PASSWORD ?? '',
+    customPersonClass: text('CUSTOM_PERSON_CLASS') ?? 'jansCustomPerson',
+    schemaOidArc,
     maxPageSize: int('MAX_PAGE_SIZE', 200, 1, 10_000),
     cacheMaxAgeMs: int('CACHE_MAX_AGE_MS', 1000, 0, 60_000),
     jwtJwksUri: jwksUri,

@@ -36,10 +36,24 @@ export class ConflictError extends AppError {
   }
 }
 
-/** The directory schema cannot hold what was asked (Janssen answers 406 here). */
+/**
+ * The directory schema cannot hold what was asked (Janssen answers 406 here). `schemaChange` is the LDIF
+ * that would make room for it, when the service can work it out.
+ */
 export class NotInSchemaError extends AppError {
-  constructor(message: string, description: string) {
+  constructor(
+    message: string,
+    description: string,
+    readonly schemaChange?: string,
+  ) {
     super(406, message, description);
+  }
+}
+
+/** A schema change was asked for, but the service may not or cannot make it. */
+export class SchemaChangeRefusedError extends AppError {
+  constructor(description: string) {
+    super(409, 'The directory schema was not changed', description);
   }
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
 import { CachedAttributeStore } from './attributes/cached-store.js';
+import { ScopeService } from './attributes/scopes.js';
 import { AttributeService } from './attributes/service.js';
 import { TokenVerifier, type KeySource, type VerifierOptions } from './auth/bearer.js';
 import { devKeyPair } from './auth/dev-keys.js';
@@ -20,6 +21,7 @@ import { auditFailures } from './http/audit.js';
 import { Metrics } from './http/metrics.js';
 import { Directory } from './ldap/directory.js';
 import { LdapPersonSchema } from './ldap/schema.js';
+import { LdapScopeStore } from './ldap/scope-store.js';
 
 export interface RunningService {
   url: string;
@@ -100,6 +102,17 @@ export async function startService(
     tlsCa: config.ldapTlsCaFile ? await readFile(config.ldapTlsCaFile, 'utf8') : undefined,
     observe: (operation, seconds, error) => metrics.observeLdap(operation, seconds, error),
   });
+  // The directory's configuration, for schema changes: the embedded slapd's own, or a configured account.
+  const configBindDn = slapd?.configDn ?? config.ldapConfigBindDn;
+  const configDirectory = configBindDn
+    ? new Directory({
+        ...directory.options,
+        bindDn: configBindDn,
+        bindPassword: slapd?.password ?? config.ldapConfigBindPassword,
+        baseDn: 'cn=config',
+        poolSize: 1,
+      })
+    : undefined;
   const metrics = new Metrics({
     connectionsInUse: () => directory.connectionsInUse(),
     auditFailures: () => auditFailures.count,
@@ -118,17 +131,29 @@ export async function startService(
 
     const store = new LdapAttributeStore(directory);
     const cached = new CachedAttributeStore(store, { maxAgeMs: config.cacheMaxAgeMs, maxEntries: 100_000 });
-    const service = new AttributeService(
-      cached,
-      new LdapPersonSchema(directory, config.personObjectClasses),
-      {
-        maxPageSize: config.maxPageSize,
-        schemaCheck: config.schemaCheck,
-      },
-    );
+    const personSchema = new LdapPersonSchema(directory, {
+      personClasses: config.personObjectClasses,
+      customClass: config.customPersonClass,
+      oidArc: config.schemaOidArc,
+      config: configDirectory,
+      allowChanges: config.schemaExtension,
+    });
+    const scopes = new LdapScopeStore(directory);
+    const service = new AttributeService(cached, personSchema, scopes, {
+      maxPageSize: config.maxPageSize,
+      schemaCheck: config.schemaCheck,
+    });
+    const scopeService = new ScopeService(scopes, cached);
     const document = loadOpenApiDocument();
     const audit = new LdapAuditStore(directory);
-    const api = await createApi({ document, service, verifier, audit, maxPageSize: config.maxPageSize });
+    const api = await createApi({
+      document,
+      service,
+      scopes: scopeService,
+      verifier,
+      audit,
+      maxPageSize: config.maxPageSize,
+    });
     const app = createApp({
       api,
       audit,
@@ -158,11 +183,13 @@ export async function startService(
         await drained;
         clearTimeout(deadline);
         await directory.close();
+        await configDirectory?.close();
         await slapd?.stop();
       },
     };
   } catch (error) {
     await directory.close();
+    await configDirectory?.close();
     await slapd?.stop();
     throw error;
   }

@@ -4,7 +4,7 @@
 # First start (empty data volume): builds a cn=config configuration with slapadd -n0 — the
 # system schemas core, cosine and inetorgperson, then the project's ldif/schema/eduperson.ldif
 # and ldif/schema/jans.ldif, an mdb database for o=jans and the `unique` overlay on jansAttrName
-# under ou=attributes — and loads ldif/base.ldif and ldif/attributes.ldif into it with slapadd.
+# under ou=attributes — and loads ldif/base.ldif, attributes.ldif and scopes.ldif into it with slapadd.
 # This mirrors the embedded directory of src/directory/slapd.ts. Later starts reuse the volume.
 # Every start: runs slapd in the foreground as this (non-root) user.
 #
@@ -13,7 +13,7 @@
 # entryCSN and entryUUID, adds the syncprov overlay ({1}, after unique) and, on the o=jans database,
 # one olcSyncrepl per peer (refreshAndPersist, bound as cn=admin,o=jans with LDAP_ADMIN_PASSWORD,
 # which all providers must therefore share) and olcMultiProvider: TRUE. Only the provider with
-# LDAP_SEED=true loads base.ldif and attributes.ldif; the others start empty and receive the seed
+# LDAP_SEED=true loads base.ldif, attributes.ldif and scopes.ldif; the others start empty and receive the seed
 # by replication. Replication is configured on the first start only, like everything else here: to
 # change the peers, recreate the data volume.
 #
@@ -23,7 +23,7 @@
 #   SLAPD_LOG_LEVEL      slapd -d level (default stats; none for quiet)
 #   LDIF_DIR             where the project's ldif/ directory is mounted (default /ldif)
 #   LDAP_DATA_DIR        configuration and database (default /var/lib/openldap, a volume)
-#   LDAP_SEED            true (default) loads base.ldif and attributes.ldif on the first start;
+#   LDAP_SEED            true (default) loads base.ldif, attributes.ldif and scopes.ldif on the first start;
 #                        false starts with an empty o=jans (for a provider that replicates the seed)
 #   LDAP_PEER_URLS       space-separated ldap:// URLs of the other providers, e.g.
 #                        "ldap://openldap-b:1389"; unset or empty: no replication
@@ -138,7 +138,7 @@ initialize() {
     exit 1
   fi
   case "$LDAP_SEED" in
-    true) seed_files='base.ldif attributes.ldif' ;;
+    true) seed_files='base.ldif attributes.ldif scopes.ldif' ;;
     false) seed_files='' ;;
     *)
       log "LDAP_SEED must be true or false (got '$LDAP_SEED')"
@@ -210,6 +210,9 @@ olcDbMaxSize: 4294967296
 olcDbIndex: objectClass eq
 olcDbIndex: inum eq
 olcDbIndex: jansAttrName eq
+olcDbIndex: jansClaimName eq
+olcDbIndex: jansStatus eq
+olcDbIndex: jansClaim eq
 ${replication_index_lines}olcAccess: to * by dn.exact="$peer" manage by anonymous auth by * none
 $syncrepl_lines
 dn: olcOverlay={0}unique,olcDatabase={1}mdb,cn=config
@@ -222,15 +225,15 @@ LDIF
   log "creating the configuration in $config_dir"
   slapadd -F "$config_dir" -n 0 -l "$config"
   if [ "$LDAP_SEED" = true ]; then
-    log "loading $LDIF_DIR/base.ldif and $LDIF_DIR/attributes.ldif into $SUFFIX"
-    if [ -n "$LDAP_PEER_URLS" ]; then
-      # Replicated: entryCSNs with this provider's server ID, and a contextCSN (-w) for syncprov.
-      slapadd -F "$config_dir" -b "$SUFFIX" -S "$LDAP_SERVER_ID" -w -l "$LDIF_DIR/base.ldif"
-      slapadd -F "$config_dir" -b "$SUFFIX" -S "$LDAP_SERVER_ID" -w -l "$LDIF_DIR/attributes.ldif"
-    else
-      slapadd -F "$config_dir" -b "$SUFFIX" -l "$LDIF_DIR/base.ldif"
-      slapadd -F "$config_dir" -b "$SUFFIX" -l "$LDIF_DIR/attributes.ldif"
-    fi
+    for file in base.ldif attributes.ldif scopes.ldif; do
+      log "loading $LDIF_DIR/$file into $SUFFIX"
+      if [ -n "$LDAP_PEER_URLS" ]; then
+        # Replicated: entryCSNs with this provider's server ID, and a contextCSN (-w) for syncprov.
+        slapadd -F "$config_dir" -b "$SUFFIX" -S "$LDAP_SERVER_ID" -w -l "$LDIF_DIR/$file"
+      else
+        slapadd -F "$config_dir" -b "$SUFFIX" -l "$LDIF_DIR/$file"
+      fi
+    done
   else
     log "LDAP_SEED=false: $SUFFIX starts empty${LDAP_PEER_URLS:+ and receives its entries by replication}"
   fi

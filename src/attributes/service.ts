@@ -21,6 +21,7 @@ import {
   type StoredAttribute,
 } from './definition.js';
 import { parseListQuery, type ListParams, type Page } from './query.js';
+import type { Scope, ScopeStore } from './scopes.js';
 import type { AttributeStore, PersonSchema } from './store.js';
 
 const { applyPatch, JsonPatchError } = fastJsonPatch;
@@ -36,6 +37,18 @@ export interface ServiceOptions {
 export interface Change {
   before?: StoredAttribute;
   after?: StoredAttribute;
+  /** Things the caller should know about the change's effect, e.g. scopes that stop releasing a claim. */
+  warnings?: string[];
+}
+
+/** Where a definition is used: the scopes that release its claim. */
+export interface Usage {
+  definition: StoredAttribute;
+  scopes: Scope[];
+}
+
+function scopeNames(scopes: Scope[]): string {
+  return scopes.map((s) => `${s.id ?? s.inum} (${s.inum})`).join(', ');
 }
 
 /** Checks a request body's shape against the API contract; throws BadRequestError naming the problem. */
@@ -63,6 +76,7 @@ export class AttributeService {
   constructor(
     private readonly store: AttributeStore,
     private readonly schema: PersonSchema,
+    private readonly scopes: ScopeStore,
     private readonly options: ServiceOptions,
   ) {}
 
@@ -76,13 +90,17 @@ export class AttributeService {
     return found;
   }
 
-  async create(body: Record<string, unknown>): Promise<StoredAttribute> {
+  /**
+   * POST. With `extendSchema`, a name the directory schema cannot hold on person entries is first added
+   * to it (when the service is allowed to change the schema) instead of being refused.
+   */
+  async create(body: Record<string, unknown>, extendSchema = false): Promise<StoredAttribute> {
     const draft = readDefinition(body, '');
     const name = draft.name ?? '';
     assertNewName(name);
     await this.assertNameFree(name, undefined);
-    await this.assertInSchema(name);
     await this.assertClaimFree(draft, undefined);
+    await this.assertInSchema(draft, extendSchema);
     for (let attempt = 0; attempt < 3; attempt++) {
       const definition = { ...draft, inum: randomUUID() };
       if (await this.store.create(definition)) return this.get(definition.inum);
@@ -99,7 +117,9 @@ export class AttributeService {
         'The attribute inum is required for this operation',
       );
     }
-    return this.change(inum, ifMatch, async (before) => ({ before, after: await this.write(before, body) }));
+    return this.change(inum, ifMatch, async (before) =>
+      this.withWarnings(before, await this.write(before, body)),
+    );
   }
 
   /**
@@ -125,18 +145,54 @@ export class AttributeService {
         );
       }
     }
-    return this.change(inum, ifMatch, async (before) => ({
-      before,
-      after: await this.applyPatch(before, operations, checkShape),
-    }));
+    return this.change(inum, ifMatch, async (before) =>
+      this.withWarnings(before, await this.applyPatch(before, operations, checkShape)),
+    );
   }
 
-  /** DELETE; with `ifMatch`, only if the definition is still in that state. */
-  async remove(inum: string, ifMatch?: string): Promise<Change> {
+  /**
+   * DELETE; with `ifMatch`, only if the definition is still in that state. A definition that scopes
+   * release is refused (409 naming them) unless `force`, which first removes it from those scopes, so no
+   * scope is left pointing at a definition that no longer exists.
+   */
+  async remove(inum: string, ifMatch?: string, force = false): Promise<Change> {
     return this.change(inum, ifMatch, async (before) => {
+      const users = (await this.scopes.referencing(before.dn)).map((s) => s.scope);
+      if (users.length > 0 && !force) {
+        throw new ConflictError(
+          'The attribute is used by scopes',
+          `Scopes ${scopeNames(users)} release its claim. Remove it from them first, or delete with force=true to do both.`,
+        );
+      }
+      for (const scope of users) await this.scopes.removeClaim(scope.inum, before.dn);
       if (!(await this.store.remove(inum, before))) throw new NotFoundError();
-      return { before };
+      // A scope that took the claim on while it was being deleted loses it again.
+      for (const { scope } of await this.scopes.referencing(before.dn)) {
+        await this.scopes.removeClaim(scope.inum, before.dn);
+      }
+      return {
+        before,
+        ...(users.length > 0 ? { warnings: [`Removed from scopes ${scopeNames(users)}`] } : {}),
+      };
     });
+  }
+
+  /** The scopes that release a definition's claim. */
+  async usage(inum: string): Promise<Usage> {
+    const definition = await this.get(inum);
+    const scopes = (await this.scopes.referencing(definition.dn)).map((s) => s.scope);
+    return { definition, scopes: scopes.sort((a, b) => a.inum.localeCompare(b.inum)) };
+  }
+
+  /** A change, with a warning when it stops an active definition that scopes release. */
+  private async withWarnings(before: StoredAttribute, after: StoredAttribute): Promise<Required<Change>> {
+    const deactivated = before.definition.status === 'active' && after.definition.status !== 'active';
+    const users = deactivated ? (await this.scopes.referencing(after.dn)).map((s) => s.scope) : [];
+    const warnings =
+      users.length > 0
+        ? [`The definition is no longer active, so scopes ${scopeNames(users)} stop releasing its claim`]
+        : [];
+    return { before, after, warnings };
   }
 
   /** Entity tag of a stored definition, for ETag headers. */
@@ -233,7 +289,7 @@ export class AttributeService {
     if (name.toLowerCase() !== (current.definition.name ?? '').toLowerCase()) {
       assertNewName(name);
       await this.assertNameFree(name, inum);
-      await this.assertInSchema(name);
+      await this.assertInSchema(next);
     }
     const claim = next.claimName?.toLowerCase();
     const claimChanged = claim !== current.definition.claimName?.toLowerCase();
@@ -301,9 +357,28 @@ export class AttributeService {
     return entries.filter((s) => s.definition.claimName !== undefined);
   }
 
-  private async assertInSchema(name: string): Promise<void> {
+  /**
+   * Person entries must be able to carry the defined attribute. With `extend`, the schema is changed to
+   * allow it; otherwise the refusal carries the schema change that would.
+   */
+  private async assertInSchema(definition: AttributeDefinition, extend = false): Promise<void> {
+    const wanted = {
+      name: definition.name ?? '',
+      dataType: definition.dataType ?? 'string',
+      multiValued: definition.oxMultiValuedAttribute ?? false,
+      description: definition.description,
+    };
+    if (extend) return this.schema.extend(wanted);
     if (!this.options.schemaCheck) return;
-    const why = await this.schema.whyNotAllowed(name);
-    if (why) throw new NotInSchemaError(`The attribute '${name}' not defined in DB schema`, why);
+    const gap = await this.schema.gap(wanted);
+    if (!gap) return;
+    const remedy = gap.ldif
+      ? ' The schemaChange field holds the LDIF that would add it; POST with extendSchema=true applies it.'
+      : '';
+    throw new NotInSchemaError(
+      `The attribute '${wanted.name}' not defined in DB schema`,
+      gap.reason + remedy,
+      gap.ldif,
+    );
   }
 }

@@ -30,11 +30,30 @@ export interface AttributeStore {
   remove(inum: string, expected?: StoredAttribute): Promise<boolean>;
 }
 
+/** An attribute type that person entries are to carry: what a definition asks of the directory schema. */
+export interface WantedType {
+  name: string;
+  dataType: string;
+  multiValued: boolean;
+  description?: string;
+}
+
+/** What keeps person entries from carrying an attribute type, and the schema change that would fix it. */
+export interface SchemaGap {
+  /** In words: no such type, or no person object class allows it. */
+  reason: string;
+  /** The change as LDIF for the directory's configuration (cn=config), when one can be worked out. */
+  ldif?: string;
+}
+
 /** What the directory schema says about the attribute types that person entries may carry. */
 export interface PersonSchema {
+  /** What keeps person entries from carrying `type`, or undefined when nothing does. */
+  gap(type: WantedType): Promise<SchemaGap | undefined>;
   /**
-   * Why person entries cannot carry an attribute type of this name, or undefined when they can.
-   * The answer names what is missing (no such type, or no person object class allows it).
+   * Changes the running directory's schema so that person entries can carry `type`: adds the attribute
+   * type if there is none and allows it in the custom person object class. Throws SchemaChangeRefusedError
+   * when schema changes are switched off or the directory does not allow them.
    */
-  whyNotAllowed(name: string): Promise<string | undefined>;
+  extend(type: WantedType): Promise<void>;
 }

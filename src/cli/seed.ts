@@ -13,7 +13,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(
     'Usage: npm run seed -- [--ldif FILE ...]\n' +
-      'Adds the entries of the LDIF files (default: ldif/base.ldif and ldif/attributes.ldif) that the directory\n' +
+      'Adds the entries of the LDIF files (default: ldif/base.ldif, attributes.ldif, scopes.ldif) that the directory\n' +
       'lacks. Existing entries are never changed; they are reported as unchanged or different.\n' +
       'Uses LDAP_URL when set, otherwise the embedded directory in DATA_DIR (started for the seed if needed).\n',
   );

@@ -15,6 +15,8 @@ export class ApiError extends Error {
   readonly etag?: string;
   /** Seconds to wait before retrying, sent with 503 (Retry-After). */
   readonly retryAfter?: number;
+  /** With 406: the LDIF that would let the directory schema hold the attribute. */
+  readonly schemaChange?: string;
 
   constructor(status: number, body: unknown, headers: Headers, statusText = '') {
     const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
@@ -22,6 +24,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = typeof b.code === 'string' ? b.code : `HTTP_${status}`;
     if (typeof b.description === 'string') this.description = b.description;
+    if (typeof b.schemaChange === 'string') this.schemaChange = b.schemaChange;
     this.headers = headers;
     const etag = headers.get('etag');
     if (etag) this.etag = etag;

@@ -12,6 +12,10 @@ export type PatchOperation = Schemas['PatchOperation'];
 export type PagedResult = Schemas['PagedResult'];
 export type AuditPage = Schemas['AuditPage'];
 export type AuditEvent = Schemas['AuditEvent'];
+export type ClaimMapping = Schemas['ClaimMapping'];
+export type AttributeUsage = Schemas['AttributeUsage'];
+/** An OAuth/OpenID scope; `claims` are the DNs of the definitions whose claims it releases. */
+export type Scope = Schemas['Scope'];
 /** Query parameters of `get-attributes`. */
 export type ListParams = NonNullable<operations['get-attributes']['parameters']['query']>;
 /** Query parameters of `get-attributes-history-by-inum`. */
@@ -92,9 +96,19 @@ export class AttributesClient {
     return { notModified: false, attribute: reply.body as JansAttribute, etag: reply.etag };
   }
 
-  /** `post-attributes`: creates a definition; the service assigns the inum. */
-  async create(body: JansAttributeInput): Promise<Tagged & { location?: string }> {
-    const reply = await this.json('POST', '/attributes', { body, contentType: 'application/json' });
+  /**
+   * `post-attributes`: creates a definition; the service assigns the inum. With `extendSchema`, the
+   * directory schema is first extended to hold the attribute when it cannot yet.
+   */
+  async create(
+    body: JansAttributeInput,
+    options: { extendSchema?: boolean } = {},
+  ): Promise<Tagged & { location?: string }> {
+    const reply = await this.json('POST', '/attributes', {
+      body,
+      contentType: 'application/json',
+      query: { extendSchema: options.extendSchema ? 'true' : undefined },
+    });
     const location = reply.headers.get('location');
     return { attribute: reply.body as JansAttribute, etag: reply.etag, ...(location ? { location } : {}) };
   }
@@ -123,11 +137,42 @@ export class AttributesClient {
     return { attribute: reply.body as JansAttribute, etag: reply.etag };
   }
 
-  /** `delete-attributes-by-inum`. */
-  async delete(inum: string, options: { ifMatch?: string } = {}): Promise<void> {
+  /** `delete-attributes-by-inum`. With `force`, also removes the definition from the scopes that use it. */
+  async delete(inum: string, options: { ifMatch?: string; force?: boolean } = {}): Promise<void> {
     await this.json('DELETE', `/attributes/${encodeURIComponent(inum)}`, {
       headers: { 'If-Match': options.ifMatch },
+      query: { force: options.force ? 'true' : undefined },
     });
+  }
+
+  /** `get-attributes-claims`: claim name → LDAP attribute for every active definition with a claim. */
+  async claims(): Promise<ClaimMapping[]> {
+    return (await this.json('GET', '/attributes/claims', {})).body as ClaimMapping[];
+  }
+
+  /** `get-attributes-usage-by-inum`: the scopes that release the definition's claim. */
+  async usage(inum: string): Promise<AttributeUsage> {
+    return (await this.json('GET', `/attributes/${encodeURIComponent(inum)}/usage`, {}))
+      .body as AttributeUsage;
+  }
+
+  /** `get-oauth-scopes`: every scope. */
+  async scopes(): Promise<Scope[]> {
+    return (await this.json('GET', '/scopes', {})).body as Scope[];
+  }
+
+  /** `get-oauth-scopes-by-inum`. */
+  async scope(inum: string): Promise<Scope> {
+    return (await this.json('GET', `/scopes/${encodeURIComponent(inum)}`, {})).body as Scope;
+  }
+
+  /** `patch-oauth-scopes-by-id`: applies an RFC 6902 patch to a scope, e.g. to add a claim. */
+  async patchScope(inum: string, operations: PatchOperation[]): Promise<Scope> {
+    const reply = await this.json('PATCH', `/scopes/${encodeURIComponent(inum)}`, {
+      body: operations,
+      contentType: 'application/json-patch+json',
+    });
+    return reply.body as Scope;
   }
 
   /** `get-attributes-history-by-inum`: one page of the definition's audit events, newest first. */

@@ -4,7 +4,9 @@ export {
   AttributesClient,
   type AttributesClientOptions,
   type AuditEvent,
+  type AttributeUsage,
   type AuditPage,
+  type ClaimMapping,
   type GetResult,
   type HistoryParams,
   type JansAttribute,
@@ -12,6 +14,7 @@ export {
   type ListParams,
   type PagedResult,
   type PatchOperation,
+  type Scope,
   type Tagged,
 } from './attributes-client.js';
 export type { components, operations, paths } from './schema.js';

@@ -28,7 +28,9 @@ export interface paths {
      * Create an attribute definition.
      * @description The server assigns the inum; an inum or dn in the body is ignored. The name must be unique
      *     (ignoring case) and, unless the schema check is switched off, must name an attribute type that
-     *     the directory's person object classes allow.
+     *     the directory's person object classes allow. When it does not, the 406 answer names what is
+     *     missing and carries, in `schemaChange`, the LDIF (cn=config form) that would add it; with
+     *     `extendSchema=true` the service applies that change itself first (when SCHEMA_EXTENSION is on).
      */
     post: operations['post-attributes'];
     delete?: never;
@@ -51,7 +53,12 @@ export interface paths {
     get: operations['get-attributes-by-inum'];
     put?: never;
     post?: never;
-    /** Delete an attribute definition. */
+    /**
+     * Delete an attribute definition.
+     * @description A definition whose claim scopes release is not deleted (409 naming the scopes) unless
+     *     `force=true`, which first removes it from those scopes, so that no scope is left pointing at a
+     *     definition that does not exist.
+     */
     delete: operations['delete-attributes-by-inum'];
     options?: never;
     head?: never;
@@ -109,6 +116,65 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/attributes/{inum}/usage': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The scopes that release a definition's claim. */
+    get: operations['get-attributes-usage-by-inum'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/scopes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every scope, with the claims (definition DNs) it releases. */
+    get: operations['get-oauth-scopes'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/scopes/{inum}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        inum: string;
+      };
+      cookie?: never;
+    };
+    /** Read one scope. */
+    get: operations['get-oauth-scopes-by-inum'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /**
+     * Change a scope with a JSON Patch (RFC 6902), e.g. add a claim.
+     * @description `dn` and `inum` are fixed. Every entry of `claims` must be the DN of an existing attribute
+     *     definition (400 otherwise), so a scope never releases a claim that is not defined. Concurrent
+     *     changes are re-applied to the new state, never lost.
+     */
+    patch: operations['patch-oauth-scopes-by-id'];
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -117,6 +183,30 @@ export interface components {
       code: string;
       message: string;
       description?: string;
+      /**
+       * @description With 406: the LDIF (cn=config form, for ldapmodify) that would add the missing attribute type
+       *     and allow it in the custom person object class.
+       */
+      schemaChange?: string;
+    };
+    Scope: {
+      dn: string;
+      inum: string;
+      /** @description The scope value clients ask for, e.g. profile. */
+      id?: string;
+      displayName?: string;
+      description?: string;
+      /** @description openid, dynamic, oauth or uma. */
+      scopeType?: string;
+      defaultScope?: boolean;
+      /** @description DNs of the attribute definitions whose claims the scope releases. */
+      claims: string[];
+    };
+    AttributeUsage: {
+      inum: string;
+      name?: string;
+      /** @description The scopes whose claims include the definition, by inum. */
+      scopes: components['schemas']['Scope'][];
     };
     ClaimMapping: {
       claimName: string;
@@ -308,7 +398,10 @@ export interface components {
         'application/json': components['schemas']['ApiError'];
       };
     };
-    /** @description Another definition already has this name, or a JSON Patch `test` failed. */
+    /**
+     * @description Another definition already has this name or releases this claim; a JSON Patch `test` failed; the
+     *     definition is used by scopes (DELETE without force); or the schema could not be extended.
+     */
     Conflict: {
       headers: {
         [name: string]: unknown;
@@ -362,6 +455,11 @@ export interface components {
   };
   requestBodies: never;
   headers: {
+    /**
+     * @description RFC 7234 warning (code 299) about the change's effect, e.g. scopes that stop releasing the
+     *     claim of a definition made inactive, or that lost it in a forced delete.
+     */
+    Warning: string;
     /** @description Strong entity tag of the definition's current state. */
     ETag: string;
   };
@@ -435,6 +533,7 @@ export interface operations {
       200: {
         headers: {
           ETag: components['headers']['ETag'];
+          Warning: components['headers']['Warning'];
           [name: string]: unknown;
         };
         content: {
@@ -455,7 +554,14 @@ export interface operations {
   };
   'post-attributes': {
     parameters: {
-      query?: never;
+      query?: {
+        /**
+         * @description Add the attribute type to the directory schema (and allow it in the custom person object
+         *     class) when it is missing, then create the definition. Refused with 409 when the service may
+         *     not change the schema.
+         */
+        extendSchema?: boolean;
+      };
       header?: never;
       path?: never;
       cookie?: never;
@@ -530,7 +636,10 @@ export interface operations {
   };
   'delete-attributes-by-inum': {
     parameters: {
-      query?: never;
+      query?: {
+        /** @description Also remove the definition from the scopes that release its claim. */
+        force?: boolean;
+      };
       header?: {
         /** @description Apply the change only if the definition still has one of these ETags (`*`, any). */
         'If-Match'?: components['parameters']['IfMatch'];
@@ -546,6 +655,7 @@ export interface operations {
       /** @description Deleted. */
       204: {
         headers: {
+          Warning: components['headers']['Warning'];
           [name: string]: unknown;
         };
         content?: never;
@@ -554,6 +664,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
       412: components['responses']['PreconditionFailed'];
       503: components['responses']['Unavailable'];
     };
@@ -581,6 +692,7 @@ export interface operations {
       200: {
         headers: {
           ETag: components['headers']['ETag'];
+          Warning: components['headers']['Warning'];
           [name: string]: unknown;
         };
         content: {
@@ -648,6 +760,117 @@ export interface operations {
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-attributes-usage-by-inum': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        inum: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The definition and the scopes whose claims include it. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeUsage'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-oauth-scopes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The scopes, by inum. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Scope'][];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-oauth-scopes-by-inum': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        inum: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The scope. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Scope'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'patch-oauth-scopes-by-id': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        inum: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json-patch+json': components['schemas']['PatchOperation'][];
+      };
+    };
+    responses: {
+      /** @description The scope after the patch. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Scope'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
       503: components['responses']['Unavailable'];
     };
   };

@@ -5,8 +5,8 @@ import type { Directory } from '../ldap/directory.js';
 import { BOOLEAN_SYNTAX, readSubschema } from '../ldap/schema.js';
 import { parseLdif, type LdifEntry } from './ldif.js';
 
-/** The standard seed: the tree, then the 71 standard definitions. */
-export const STANDARD_LDIF = ['base.ldif', 'attributes.ldif'].map((f) =>
+/** The standard seed: the tree, the 71 standard definitions, then the standard OpenID scopes. */
+export const STANDARD_LDIF = ['base.ldif', 'attributes.ldif', 'scopes.ldif'].map((f) =>
   fileURLToPath(new URL(`../../ldif/${f}`, import.meta.url)),
 );
 

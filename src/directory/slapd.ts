@@ -169,6 +169,7 @@ olcDbIndex: inum eq
 olcDbIndex: jansAttrName eq
 olcDbIndex: jansClaimName eq
 olcDbIndex: jansStatus eq
+olcDbIndex: jansClaim eq
 olcDbIndex: registryAuditTarget eq
 olcDbIndex: entryCSN eq
 olcDbIndex: entryUUID eq

@@ -7,13 +7,15 @@ import { bearerToken, requireScopes, type Principal, type TokenVerifier } from '
 import { tagMatches, toWire, type StoredAttribute } from '../attributes/definition.js';
 import type { AuditStore } from '../attributes/audit.js';
 import { parsePaging, type ListParams } from '../attributes/query.js';
-import type { AttributeService } from '../attributes/service.js';
+import type { ScopeService } from '../attributes/scopes.js';
+import type { AttributeService, Change } from '../attributes/service.js';
 import { AppError, BadRequestError, UnsupportedMediaTypeError } from '../errors.js';
 import { API_ROOT } from './openapi.js';
 
 export interface ApiDependencies {
   document: Document;
   service: AttributeService;
+  scopes: ScopeService;
   verifier: TokenVerifier;
   audit: AuditStore;
   maxPageSize: number;
@@ -47,6 +49,7 @@ export function describeViolation(errors: ErrorObject[] | null | undefined): Bad
 export async function createApi({
   document,
   service,
+  scopes,
   verifier,
   audit,
   maxPageSize,
@@ -102,6 +105,12 @@ export async function createApi({
     ctx.body = toWire(stored);
   };
   const ifMatch = (ctx: KoaContext) => ctx.get('if-match') || undefined;
+  /** RFC 7234 `Warning: 299 - "..."` for each thing the caller should know about a change. */
+  const warn = (ctx: KoaContext, change: Change) => {
+    const warnings = change.warnings ?? [];
+    if (warnings.length > 0)
+      ctx.set('Warning', warnings.map((w) => `299 - "${w.replace(/["\\]/g, '')}"`).join(', '));
+  };
 
   api.register({
     'get-attributes': async (c: Context, ctx: KoaContext) => {
@@ -126,7 +135,10 @@ export async function createApi({
       sendAttribute(ctx, 200, stored);
     },
     'post-attributes': async (c: Context, ctx: KoaContext) => {
-      const stored = await service.create(c.request.requestBody as Record<string, unknown>);
+      const stored = await service.create(
+        c.request.requestBody as Record<string, unknown>,
+        c.request.query.extendSchema === (true as unknown),
+      );
       ctx.state.change = { after: stored };
       ctx.set('Location', `${API_ROOT}/attributes/${encodeURIComponent(stored.definition.inum)}`);
       sendAttribute(ctx, 201, stored);
@@ -134,6 +146,7 @@ export async function createApi({
     'put-attributes': async (c: Context, ctx: KoaContext) => {
       const change = await service.replace(c.request.requestBody as Record<string, unknown>, ifMatch(ctx));
       ctx.state.change = change;
+      warn(ctx, change);
       sendAttribute(ctx, 200, change.after);
     },
     'patch-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
@@ -141,10 +154,14 @@ export async function createApi({
       const inum = String(c.request.params.inum);
       const change = await service.patch(inum, operations, checkShape, ifMatch(ctx));
       ctx.state.change = change;
+      warn(ctx, change);
       sendAttribute(ctx, 200, change.after);
     },
     'delete-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
-      ctx.state.change = await service.remove(String(c.request.params.inum), ifMatch(ctx));
+      const force = c.request.query.force === (true as unknown);
+      const change = await service.remove(String(c.request.params.inum), ifMatch(ctx), force);
+      ctx.state.change = change;
+      warn(ctx, change);
       ctx.status = 204;
     },
     'get-attributes-claims': async (_c: Context, ctx: KoaContext) => {
@@ -156,6 +173,19 @@ export async function createApi({
         multiValued: d.oxMultiValuedAttribute ?? false,
         hideOnDiscovery: d.jansHideOnDiscovery ?? false,
       }));
+    },
+    'get-attributes-usage-by-inum': async (c: Context, ctx: KoaContext) => {
+      const { definition, scopes: users } = await service.usage(String(c.request.params.inum));
+      ctx.body = { inum: definition.definition.inum, name: definition.definition.name, scopes: users };
+    },
+    'get-oauth-scopes': async (_c: Context, ctx: KoaContext) => {
+      ctx.body = await scopes.list();
+    },
+    'get-oauth-scopes-by-inum': async (c: Context, ctx: KoaContext) => {
+      ctx.body = await scopes.get(String(c.request.params.inum));
+    },
+    'patch-oauth-scopes-by-id': async (c: Context, ctx: KoaContext) => {
+      ctx.body = await scopes.patch(String(c.request.params.inum), c.request.requestBody as PatchOperation[]);
     },
     'get-attributes-history-by-inum': async (c: Context, ctx: KoaContext) => {
       const { limit, startIndex } = parsePaging(c.request.query as ListParams, maxPageSize);

@@ -218,6 +218,49 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
     });
   });
 
+  describe('claims, usage and scopes', () => {
+    it('reads the claim mapping, where a definition is used, and patches a scope', async () => {
+      const claims = await client.claims();
+      expect(claims.find((c) => c.claimName === 'email')?.attribute).to.equal('mail');
+      const scopesToken = app.issuer.token([
+        SCOPE.read,
+        SCOPE.write,
+        SCOPE.delete,
+        'https://jans.io/oauth/config/scopes.readonly',
+        'https://jans.io/oauth/config/scopes.write',
+      ]);
+      const withScopes = new AttributesClient({ baseUrl: app.service.url, token: scopesToken });
+      expect((await withScopes.scopes()).map((s) => s.id)).to.include('profile');
+      const { attribute } = await create();
+      const patched = await withScopes.patchScope('F0C4', [
+        { op: 'add', path: '/claims/-', value: attribute.dn },
+      ]);
+      expect(patched.claims).to.include(attribute.dn);
+      expect((await withScopes.scope('F0C4')).claims).to.include(attribute.dn);
+      expect((await client.usage(attribute.inum)).scopes.map((s) => s.inum)).to.deep.equal(['F0C4']);
+      const refused = await apiError(() => client.delete(attribute.inum));
+      expect(refused.status).to.equal(409);
+      await client.delete(attribute.inum, { force: true });
+      expect((await withScopes.scope('F0C4')).claims).to.not.include(attribute.dn);
+    });
+
+    it('carries the schema change of a 406', async () => {
+      const strict = await startTestApp(directory.slapd, {
+        LDAP_CONFIG_BIND_DN: directory.slapd.configDn,
+        LDAP_CONFIG_BIND_PASSWORD: directory.slapd.password,
+      });
+      try {
+        const checked = new AttributesClient({ baseUrl: strict.service.url, token: strict.adminToken });
+        const name = uniqueName('shoe').replace('_', '');
+        const error = await apiError(() => checked.create(definition({ name })));
+        expect(error.status).to.equal(406);
+        expect(error.schemaChange).to.contain(`NAME '${name}'`);
+      } finally {
+        await strict.stop();
+      }
+    });
+  });
+
   describe('typed errors', () => {
     it('404 for an unknown inum', async () => {
       const error = await apiError(() => client.get('no-such-inum'));

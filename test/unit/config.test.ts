@@ -23,6 +23,11 @@ describe('loadConfig', () => {
       ldapOperationTimeoutMs: 5000,
       schemaCheck: true,
       personObjectClasses: ['jansPerson', 'jansCustomPerson'],
+      schemaExtension: true,
+      ldapConfigBindDn: undefined,
+      ldapConfigBindPassword: '',
+      customPersonClass: 'jansCustomPerson',
+      schemaOidArc: '2.25.221040513893262236960339934617374457713.3',
       maxPageSize: 200,
       cacheMaxAgeMs: 1000,
       jwtJwksUri: undefined,
@@ -96,6 +101,19 @@ describe('loadConfig', () => {
       'LDAP_URL is set, so LDAP_BIND_DN must be set too',
     );
     expect(problem({ LDAP_URL: 'ldap://ldap.example', LDAP_BIND_DN: '  ' })).to.contain('LDAP_BIND_DN');
+  });
+
+  it('switches schema extension off for an external directory unless it has cn=config credentials', () => {
+    const external = { LDAP_URL: 'ldap://ldap.example', LDAP_BIND_DN: 'cn=admin,o=jans' };
+    expect(loadConfig(external).schemaExtension).to.equal(false);
+    expect(problem({ ...external, SCHEMA_EXTENSION: 'true' })).to.contain('LDAP_CONFIG_BIND_DN');
+    const allowed = loadConfig({
+      ...external,
+      SCHEMA_EXTENSION: 'true',
+      LDAP_CONFIG_BIND_DN: 'cn=admin,cn=config',
+    });
+    expect(allowed.schemaExtension).to.equal(true);
+    expect(problem({ SCHEMA_OID_ARC: '2.25.x' })).to.contain('SCHEMA_OID_ARC');
   });
 
   it('refuses symmetric and missing signature algorithms', () => {

@@ -1,9 +1,14 @@
 import { expect } from 'chai';
 import type { Operation } from 'fast-json-patch';
-import type { AttributeDefinition, StoredAttribute } from '../../../src/attributes/definition.js';
+import {
+  toWire,
+  type AttributeDefinition,
+  type StoredAttribute,
+} from '../../../src/attributes/definition.js';
 import { sortAndPage, type ListQuery, type Page } from '../../../src/attributes/query.js';
 import { AttributeService, type ServiceOptions, type ShapeCheck } from '../../../src/attributes/service.js';
-import type { AttributeStore, PersonSchema } from '../../../src/attributes/store.js';
+import { sameDn, type Scope, type ScopeStore, type StoredScope } from '../../../src/attributes/scopes.js';
+import type { AttributeStore, PersonSchema, SchemaGap, WantedType } from '../../../src/attributes/store.js';
 import {
   AppError,
   BadRequestError,
@@ -62,16 +67,47 @@ class MemoryStore implements AttributeStore {
   }
 }
 
-/** Person entries can carry exactly the names given. */
+/** Person entries can carry exactly the names given, and extending the schema adds a name. */
 class FixedSchema implements PersonSchema {
   readonly asked: string[] = [];
   constructor(private readonly allowed: string[]) {}
 
-  async whyNotAllowed(name: string): Promise<string | undefined> {
+  async gap({ name }: WantedType): Promise<SchemaGap | undefined> {
     this.asked.push(name);
     return this.allowed.includes(name)
       ? undefined
-      : `The directory schema has no attribute type named '${name}'.`;
+      : { reason: `The directory schema has no attribute type named '${name}'.`, ldif: `add ${name}` };
+  }
+
+  async extend({ name }: WantedType): Promise<void> {
+    this.allowed.push(name);
+  }
+}
+
+/** Scopes held in memory, releasing claims by definition DN. */
+class MemoryScopes implements ScopeStore {
+  readonly scopes = new Map<string, Scope>();
+
+  async list(): Promise<StoredScope[]> {
+    return [...this.scopes.values()].map((scope) => ({ scope: structuredClone(scope) }));
+  }
+
+  async get(inum: string): Promise<StoredScope | undefined> {
+    const scope = this.scopes.get(inum);
+    return scope && { scope: structuredClone(scope) };
+  }
+
+  async referencing(dn: string): Promise<StoredScope[]> {
+    return (await this.list()).filter((s) => s.scope.claims.some((c) => sameDn(c, dn)));
+  }
+
+  async replace(_current: StoredScope, next: Scope): Promise<void> {
+    this.scopes.set(next.inum, structuredClone(next));
+  }
+
+  async removeClaim(inum: string, dn: string): Promise<void> {
+    const scope = this.scopes.get(inum);
+    if (scope) scope.claims = scope.claims.filter((c) => !sameDn(c, dn));
   }
 }
 
@@ -80,9 +116,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 describe('AttributeService', () => {
   let store: MemoryStore;
   let schema: FixedSchema;
+  let scopes: MemoryScopes;
   let service: AttributeService;
   const make = (options: Partial<ServiceOptions> = {}) =>
-    new AttributeService(store, schema, { maxPageSize: 100, schemaCheck: true, ...options });
+    new AttributeService(store, schema, scopes, { maxPageSize: 100, schemaCheck: true, ...options });
 
   const nick = {
     inum: 'NICK',
@@ -104,6 +141,7 @@ describe('AttributeService', () => {
   beforeEach(() => {
     store = new MemoryStore();
     schema = new FixedSchema(['nickname', 'middleName', 'jansAlias']);
+    scopes = new MemoryScopes();
     service = make();
   });
 
@@ -145,6 +183,47 @@ describe('AttributeService', () => {
       await service.remove('NICK');
       expect(store.entries.has('NICK')).to.equal(false);
     });
+
+    describe('used by scopes', () => {
+      const profile = (dn: string): Scope => ({
+        dn: 'inum=P,ou=scopes',
+        inum: 'P',
+        id: 'profile',
+        claims: [dn],
+      });
+      let dn: string;
+      beforeEach(async () => {
+        store.add({ ...nick });
+        dn = (await service.get('NICK')).dn;
+        scopes.scopes.set('P', profile(dn.toUpperCase()));
+      });
+
+      it('refuses to remove a definition a scope releases, naming the scope', async () => {
+        const error = await rejected(service.remove('NICK'), ConflictError);
+        expect(error.description).to.contain('profile (P)');
+        expect(store.entries.has('NICK')).to.equal(true);
+        expect(scopes.scopes.get('P')?.claims).to.have.length(1);
+      });
+
+      it('with force, removes it from the scope and then deletes it', async () => {
+        const change = await service.remove('NICK', undefined, true);
+        expect(store.entries.has('NICK')).to.equal(false);
+        expect(scopes.scopes.get('P')?.claims).to.deep.equal([]);
+        expect(change.warnings?.[0]).to.contain('profile (P)');
+      });
+
+      it('lists the scopes as its usage', async () => {
+        const usage = await service.usage('NICK');
+        expect(usage.scopes.map((s) => s.inum)).to.deep.equal(['P']);
+      });
+
+      it('warns when a change makes it inactive, and not otherwise', async () => {
+        const active = { ...toWire(await service.get('NICK')), status: 'active' };
+        expect((await service.replace(active)).warnings).to.deep.equal([]);
+        const { warnings } = await service.replace({ ...active, status: 'inactive' });
+        expect(warnings[0]).to.contain('profile (P)');
+      });
+    });
   });
 
   describe('create', () => {
@@ -180,8 +259,17 @@ describe('AttributeService', () => {
     it('answers 406 with the schema’s reason when person entries cannot carry the name', async () => {
       const error = await rejected(service.create(body({ name: 'shoeSize' })), NotInSchemaError);
       expect(error.status).to.equal(406);
-      expect(error.description).to.equal("The directory schema has no attribute type named 'shoeSize'.");
+      expect(error.description).to.match(/^The directory schema has no attribute type named 'shoeSize'\. /);
+      expect(error.schemaChange).to.equal('add shoeSize');
       expect(store.writes).to.equal(0);
+    });
+
+    it('extends the schema first when asked to, then creates the definition', async () => {
+      const created = await service.create(body({ name: 'shoeSize' }), true);
+      expect(created.definition.name).to.equal('shoeSize');
+      expect(await schema.gap({ name: 'shoeSize', dataType: 'string', multiValued: false })).to.equal(
+        undefined,
+      );
     });
 
     it('does not consult the schema when the check is off', async () => {

@@ -29,6 +29,18 @@ describe('the client’s generated types', () => {
     }
   });
 
+  it('are used by a client method for every operation of the document', async () => {
+    const document = loadOpenApiDocument() as {
+      paths: Record<string, Record<string, { operationId?: string }>>;
+    };
+    const operations = Object.values(document.paths).flatMap((path) =>
+      Object.values(path).flatMap((op) => (op.operationId ? [op.operationId] : [])),
+    );
+    const client = await readFile(join(ROOT, 'src/client/attributes-client.ts'), 'utf8');
+    const documented = [...client.matchAll(/\/\*\*\s*(?:\*\s*)?`([a-z-]+)`/g)].map((m) => m[1]);
+    expect([...new Set(documented)].sort()).to.deep.equal([...new Set(operations)].sort());
+  });
+
   it('address the API where the document serves it', () => {
     const document = loadOpenApiDocument() as { servers?: { url: string }[] };
     expect(document.servers?.[0]?.url).to.equal(API_ROOT);

@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import { BOOLEAN_SYNTAX, parseSchemaElement } from '../../../src/ldap/schema.js';
+import {
+  BOOLEAN_SYNTAX,
+  allowInClass,
+  attributeTypeDefinition,
+  nextOid,
+  parseSchemaElement,
+} from '../../../src/ldap/schema.js';
 
 describe('parseSchemaElement', () => {
   it('reads an object class: oid, names, SUP, MUST and MAY', () => {
@@ -67,5 +73,48 @@ describe('parseSchemaElement', () => {
       attributes: [],
       syntax: undefined,
     });
+  });
+});
+
+describe('schema changes', () => {
+  const custom =
+    "{2}( 1.3.6.1.4.1.48710.1.4.101 NAME 'jansCustomPerson' SUP top AUXILIARY MAY ( mobile $ cn ) X-ORIGIN 'Janssen' )";
+
+  it('writes an attribute type whose syntax follows the data type, single-valued unless multi-valued', () => {
+    const single = attributeTypeDefinition(
+      { name: 'shoeSize', dataType: 'numeric', multiValued: false },
+      '1.2.3',
+    );
+    expect(single).to.equal(
+      "( 1.2.3 NAME 'shoeSize' DESC 'shoeSize' EQUALITY integerMatch ORDERING integerOrderingMatch " +
+        "SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE X-ORIGIN 'attribute registry' )",
+    );
+    const many = attributeTypeDefinition(
+      { name: 'badge', dataType: 'boolean', multiValued: true, description: "Holder's badge" },
+      '1.2.4',
+    );
+    expect(many).to.contain(`SYNTAX ${BOOLEAN_SYNTAX}`).and.not.contain('SINGLE-VALUE');
+    expect(many).to.contain("DESC 'Holders badge'");
+    const parsed = parseSchemaElement(single);
+    expect([parsed.oid, parsed.names]).to.deep.equal(['1.2.3', ['shoeSize']]);
+  });
+
+  it('adds a name to the MAY list of a class, keeping its ordering prefix and the rest', () => {
+    const extended = allowInClass(custom, 'shoeSize');
+    expect(extended).to.equal(
+      "{2}( 1.3.6.1.4.1.48710.1.4.101 NAME 'jansCustomPerson' SUP top AUXILIARY MAY ( mobile $ cn $ shoeSize ) X-ORIGIN 'Janssen' )",
+    );
+    expect(allowInClass("( 1.2 NAME 'c' SUP top AUXILIARY MAY cn )", 'sn')).to.contain('MAY ( cn $ sn )');
+    expect(allowInClass("( 1.2 NAME 'c' SUP top AUXILIARY X-ORIGIN 'x' )", 'sn')).to.equal(
+      "( 1.2 NAME 'c' SUP top AUXILIARY MAY sn X-ORIGIN 'x' )",
+    );
+  });
+
+  it('numbers a new type one past the highest under the arc', () => {
+    const types = ['1.2.3.1', '1.2.3.7', '1.2.30.9', '1.2.3.2'].map((oid) =>
+      parseSchemaElement(`( ${oid} NAME 'a' )`),
+    );
+    expect(nextOid('1.2.3', types)).to.equal('1.2.3.8');
+    expect(nextOid('1.2.4', types)).to.equal('1.2.4.1');
   });
 });
