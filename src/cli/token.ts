@@ -3,10 +3,11 @@ import jwt from 'jsonwebtoken';
 import { devKeyPair } from '../auth/dev-keys.js';
 import { loadConfig } from '../config.js';
 
-/** Every scope of the attribute operations, granted when no --scope is given. */
-const ATTRIBUTE_SCOPES = ['readonly', 'write', 'delete'].map(
-  (s) => `https://jans.io/oauth/config/attributes.${s}`,
-);
+/** Every scope of the attribute and scope operations, granted when no --scope is given. */
+const ATTRIBUTE_SCOPES = [
+  ...['readonly', 'write', 'delete'].map((s) => `https://jans.io/oauth/config/attributes.${s}`),
+  ...['readonly', 'write'].map((s) => `https://jans.io/oauth/config/scopes.${s}`),
+];
 
 const { values } = parseArgs({
   options: {

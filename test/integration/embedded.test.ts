@@ -75,6 +75,7 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
     try {
       const bearer = token();
       expect((await get(first.url, '/attributes?limit=0', bearer)).body.totalEntriesCount).to.equal(71);
+      expect((await get(first.url, '/scopes', bearer)).body).to.have.length(5);
       expect((await get(first.url, '/attributes?pattern=edu', bearer)).body.totalEntriesCount).to.equal(14);
       const post = await get(first.url, '/attributes', bearer, {
         method: 'POST',
@@ -82,6 +83,23 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
       });
       expect(post.status).to.equal(201);
       created = post.body.inum;
+      // The embedded directory's schema can be extended, and a scope can release the new claim.
+      const custom = await get(first.url, '/attributes?extendSchema=true', bearer, {
+        method: 'POST',
+        body: JSON.stringify({
+          name: 'badgeNumber',
+          displayName: 'Badge',
+          dataType: 'numeric',
+          claimName: 'badge',
+        }),
+      });
+      expect(custom.status).to.equal(201);
+      const released = await get(first.url, '/scopes/43F1', bearer, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json-patch+json' },
+        body: JSON.stringify([{ op: 'add', path: '/claims/-', value: custom.body.dn }]),
+      });
+      expect(released.status).to.equal(200);
       expect((await get(first.url, '/attributes/08E2', bearer, { method: 'DELETE' })).status).to.equal(204);
       const readOnly = token('https://jans.io/oauth/config/attributes.readonly');
       expect((await get(first.url, '/attributes/6EEB', readOnly, { method: 'DELETE' })).status).to.equal(403);
@@ -97,11 +115,16 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
     try {
       const bearer = token();
       expect((await get(second.url, `/attributes/${created ?? ''}`, bearer)).body.name).to.equal('seeAlso');
+      const again = await get(second.url, '/attributes?extendSchema=true', bearer, {
+        method: 'POST',
+        body: JSON.stringify({ name: 'badgeNumber', displayName: 'Badge', dataType: 'numeric' }),
+      });
+      expect(again.status, 'the extended schema and the definition are kept').to.equal(409);
       expect(
         (await get(second.url, '/attributes/08E2', bearer)).status,
         'a deleted seed entry stays deleted',
       ).to.equal(404);
-      expect((await get(second.url, '/attributes?limit=0', bearer)).body.totalEntriesCount).to.equal(71);
+      expect((await get(second.url, '/attributes?limit=0', bearer)).body.totalEntriesCount).to.equal(72);
     } finally {
       expect(await stop(second.child)).to.equal(0);
     }
