@@ -14,8 +14,10 @@ export interface Config {
   /** Bind DN and password for the external directory (LDAP_BIND_DN, LDAP_BIND_PASSWORD). */
   ldapBindDn: string;
   ldapBindPassword: string;
-  /** CA certificates (PEM file) that ldaps:// connections trust (LDAP_TLS_CA_FILE; default: the system's). */
+  /** CA certificates (PEM file) that ldaps:// and StartTLS connections trust (LDAP_TLS_CA_FILE; default: the system's). */
   ldapTlsCaFile?: string;
+  /** Upgrade ldap:// connections with StartTLS before binding (LDAP_STARTTLS, default false). */
+  ldapStartTls: boolean;
   /** Base of the tree (LDAP_BASE_DN, default o=jans). */
   baseDn: string;
   /** The slapd program for the embedded directory (SLAPD_PATH, default: found in the usual places). */
@@ -119,9 +121,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`LDAP_URL must start with ldap:// or ldaps://`);
   if (ldapUrl && !text('LDAP_BIND_DN'))
     throw new ConfigError('LDAP_URL is set, so LDAP_BIND_DN must be set too');
-  if (text('LDAP_TLS_CA_FILE') && !ldapUrl?.startsWith('ldaps://')) {
+  const ldapStartTls = bool('LDAP_STARTTLS', false);
+  if (ldapStartTls && !ldapUrl?.startsWith('ldap://')) {
+    throw new ConfigError('LDAP_STARTTLS applies to an ldap:// LDAP_URL (ldaps:// is TLS from the start)');
+  }
+  if (text('LDAP_TLS_CA_FILE') && !ldapUrl?.startsWith('ldaps://') && !ldapStartTls) {
     throw new ConfigError(
-      'LDAP_TLS_CA_FILE applies to ldaps:// directories; LDAP_URL must start with ldaps://',
+      'LDAP_TLS_CA_FILE applies to TLS connections: an ldaps:// LDAP_URL, or LDAP_STARTTLS=true',
     );
   }
 
@@ -174,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ldapBindDn: text('LDAP_BIND_DN') ?? '',
     ldapBindPassword: env.LDAP_BIND_PASSWORD ?? '',
     ldapTlsCaFile: text('LDAP_TLS_CA_FILE'),
+    ldapStartTls,
     baseDn: text('LDAP_BASE_DN') ?? 'o=jans',
     slapdPath: text('SLAPD_PATH'),
     embeddedLdapPort: text('EMBEDDED_LDAP_PORT') ? int('EMBEDDED_LDAP_PORT', 0, 1, 65535) : undefined,

@@ -100,6 +100,7 @@ export async function startService(
     connectTimeoutMs: config.ldapConnectTimeoutMs,
     operationTimeoutMs: config.ldapOperationTimeoutMs,
     tlsCa: config.ldapTlsCaFile ? await readFile(config.ldapTlsCaFile, 'utf8') : undefined,
+    startTls: config.ldapStartTls,
     observe: (operation, seconds, error) => metrics.observeLdap(operation, seconds, error),
   });
   // The directory's configuration, for schema changes: the embedded slapd's own, or a configured account.

@@ -5,7 +5,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from 'ldapts';
+import { Client, ResultCodeError } from 'ldapts';
 
 /** The project's schema files, in load order (after the system's core, cosine and inetorgperson). */
 const SCHEMA_DIR = fileURLToPath(new URL('../../ldif/schema/', import.meta.url));
@@ -37,8 +37,11 @@ export interface SlapdOptions {
   replication?: { serverId: number; peers: string[] };
   /** Admin password of a new configuration (default: generated). */
   password?: string;
-  /** Serve ldaps:// with this certificate and key (PEM files) instead of ldap://. Applies at creation. */
-  tls?: { certFile: string; keyFile: string };
+  /**
+   * Serve ldaps:// with this certificate and key (PEM files) instead of ldap://; with `startTls`, serve
+   * ldap:// and require StartTLS before anything else. Applies at creation.
+   */
+  tls?: { certFile: string; keyFile: string; startTls?: boolean };
 }
 
 export interface RunningSlapd {
@@ -92,7 +95,7 @@ interface ConfigOptions {
   configDn: string;
   password: string;
   replication?: { serverId: number; peers: string[] };
-  tls?: { certFile: string; keyFile: string };
+  tls?: { certFile: string; keyFile: string; startTls?: boolean };
 }
 
 /** syncprov on every server (so any can be replicated from); syncrepl towards each peer. */
@@ -129,7 +132,7 @@ function configLdif(options: ConfigOptions): string {
 objectClass: olcGlobal
 cn: config
 olcPidFile: ${join(options.dataDir, 'run', 'slapd.pid')}
-${options.tls ? `olcTLSCertificateFile: ${options.tls.certFile}\nolcTLSCertificateKeyFile: ${options.tls.keyFile}\n` : ''}${replication.global}
+${options.tls ? `olcTLSCertificateFile: ${options.tls.certFile}\nolcTLSCertificateKeyFile: ${options.tls.keyFile}\n` : ''}${options.tls?.startTls ? 'olcSecurity: tls=1\n' : ''}${replication.global}
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
 cn: module{0}
@@ -219,6 +222,8 @@ async function waitUntilServing(url: string, child: ChildProcess, stderr: () => 
       return;
     } catch (error) {
       if (error instanceof SlapdError) throw error;
+      // An LDAP refusal (e.g. confidentiality required before StartTLS) is an answer too.
+      if (error instanceof ResultCodeError) return;
       if (Date.now() > deadline) throw new SlapdError(`slapd did not answer on ${url} within 15 s`);
       await Promise.race([new Promise((r) => setTimeout(r, 25)), exited]);
     } finally {
@@ -279,7 +284,7 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
   }
 
   const port = options.port ?? (await freePort());
-  const url = `${options.tls ? 'ldaps' : 'ldap'}://127.0.0.1:${port}`;
+  const url = `${options.tls && !options.tls.startTls ? 'ldaps' : 'ldap'}://127.0.0.1:${port}`;
   const child = spawn(slapd, ['-F', configDir, '-h', `${url}/`, '-d', 'none'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -11,15 +11,17 @@ export interface DirectoryOptions {
   poolSize: number;
   connectTimeoutMs: number;
   operationTimeoutMs: number;
-  /** PEM certificates to trust for ldaps:// (default: the system's). */
+  /** PEM certificates to trust for ldaps:// and StartTLS (default: the system's). */
   tlsCa?: string;
+  /** Upgrade each ldap:// connection with StartTLS before binding, and again after every reconnect. */
+  startTls?: boolean;
   /** Told the duration and outcome of every client call (search, add, modify, ...), for metrics. */
   observe?: (operation: string, seconds: number, error?: unknown) => void;
 }
 
 interface PooledClient {
   client: Client;
-  /** The first bind of this client; after it, ldapts replays the bind on every reconnect. */
+  /** The bind (after StartTLS, if used) in progress on this client, shared by the operations waiting for it. */
   bound?: Promise<void>;
   /** The paged search running on this connection, if any: OpenLDAP allows one per connection. */
   paging: Promise<unknown>;
@@ -42,7 +44,8 @@ export class Directory {
         connectTimeout: options.connectTimeoutMs,
         timeout: options.operationTimeoutMs,
         autoRebind: true,
-        ...(options.tlsCa ? { tlsOptions: { ca: options.tlsCa } } : {}),
+        // ldapts speaks TLS from the first byte whenever it has tlsOptions: only for ldaps://.
+        ...(options.tlsCa && !options.startTls ? { tlsOptions: { ca: options.tlsCa } } : {}),
       }),
     }));
   }
@@ -67,10 +70,12 @@ export class Directory {
   private async runOn<T>(pooled: PooledClient, operation: (client: Client) => Promise<T>): Promise<T> {
     try {
       if (this.options.bindDn && !pooled.client.isBound) {
-        pooled.bound ??= pooled.client.bind(this.options.bindDn, this.options.bindPassword);
-        await pooled.bound.catch((error: unknown) => {
+        pooled.bound ??= this.authenticate(pooled.client).finally(() => {
           pooled.bound = undefined;
-          throw error;
+        });
+        // Whatever keeps the service from binding (refused TLS, wrong password) leaves it without a directory.
+        await pooled.bound.catch((error: unknown) => {
+          throw new DirectoryUnavailableError(error);
         });
       }
       return await operation(this.observed(pooled.client));
@@ -83,6 +88,18 @@ export class Directory {
       }
       throw new DirectoryUnavailableError(error);
     }
+  }
+
+  /**
+   * Binds a connection that is not bound: on a fresh connection, and after ldapts reconnected one. With
+   * StartTLS the connection is upgraded first; ldapts never replays such a bind by itself (it would go out
+   * before the upgrade), so every reconnect comes through here and is upgraded again.
+   */
+  private async authenticate(client: Client): Promise<void> {
+    if (this.options.startTls) {
+      await client.startTLS({ host: new URL(this.options.url).hostname, ca: this.options.tlsCa });
+    }
+    await client.bind(this.options.bindDn, this.options.bindPassword);
   }
 
   /** The client, with each of its calls timed for `options.observe`. */

@@ -47,9 +47,10 @@ export async function startTestDirectory(options: { seedFiles?: string[]; dataDi
   };
 }
 
-export function adminDirectory(slapd: RunningSlapd, tlsCa?: string): Directory {
+export function adminDirectory(slapd: RunningSlapd, tlsCa?: string, startTls = false): Directory {
   return new Directory({
     tlsCa,
+    startTls,
     url: slapd.url,
     bindDn: slapd.bindDn,
     bindPassword: slapd.password,

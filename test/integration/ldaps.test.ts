@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { Client, ConfidentialityRequiredError } from 'ldapts';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
 import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
 import { adminDirectory, call, startTestApp, tempDir } from './harness.js';
@@ -97,6 +98,61 @@ describe('an external directory over ldaps:// with a CA file', () => {
       ).to.equal(503);
     } finally {
       await doubting.stop();
+    }
+  });
+});
+
+describe('an external directory that requires StartTLS', () => {
+  let dir: string;
+  let slapd: RunningSlapd;
+  let ca: string;
+  let tls: { certFile: string; keyFile: string; startTls: boolean };
+
+  before(async () => {
+    dir = await tempDir('starttls');
+    const certificates = await makeCertificates(dir);
+    ca = certificates.ca;
+    tls = { certFile: certificates.cert, keyFile: certificates.key, startTls: true };
+    slapd = await startSlapd({ dataDir: join(dir, 'slapd'), suffix: 'o=jans', tls });
+    const directory = adminDirectory(slapd, await readFile(ca, 'utf8'), true);
+    await seed(directory, await readLdifFiles(STANDARD_LDIF));
+    await directory.close();
+  });
+  after(async () => {
+    await slapd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is refused in clear text, so every answer below came over TLS', async () => {
+    expect(slapd.url).to.match(/^ldap:\/\//);
+    const plain = new Client({ url: slapd.url });
+    const refused = await plain.bind(slapd.bindDn, slapd.password).catch((error: unknown) => error);
+    await plain.unbind();
+    expect(refused).to.be.instanceOf(ConfidentialityRequiredError);
+  });
+
+  it('serves the directory with LDAP_STARTTLS, answers 503 without it, and upgrades again after a restart', async () => {
+    const clear = await startTestApp(slapd);
+    try {
+      const reply = await call(clear, 'GET', '/attributes/08E2', { token: clear.adminToken });
+      expect(reply.status).to.equal(503);
+    } finally {
+      await clear.stop();
+    }
+    const app = await startTestApp(slapd, { LDAP_STARTTLS: 'true', LDAP_TLS_CA_FILE: ca });
+    try {
+      expect((await call(app, 'GET', '/attributes/08E2', { token: app.adminToken })).status).to.equal(200);
+      const port = Number(new URL(slapd.url).port);
+      await slapd.stop();
+      slapd = await startSlapd({ dataDir: join(dir, 'slapd'), suffix: 'o=jans', tls, port });
+      let status = 0;
+      for (let attempt = 0; attempt < 100 && status !== 200; attempt++) {
+        status = (await call(app, 'GET', '/attributes/08E2', { token: app.adminToken })).status;
+        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(status, 'the reconnected pool upgraded its connections again').to.equal(200);
+    } finally {
+      await app.stop();
     }
   });
 });

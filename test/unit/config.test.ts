@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       ldapBindDn: '',
       ldapBindPassword: '',
       ldapTlsCaFile: undefined,
+      ldapStartTls: false,
       baseDn: 'o=jans',
       slapdPath: undefined,
       embeddedLdapPort: undefined,
@@ -114,6 +115,23 @@ describe('loadConfig', () => {
     });
     expect(allowed.schemaExtension).to.equal(true);
     expect(problem({ SCHEMA_OID_ARC: '2.25.x' })).to.contain('SCHEMA_OID_ARC');
+  });
+
+  it('takes LDAP_STARTTLS and LDAP_TLS_CA_FILE only where TLS applies', () => {
+    const bind = { LDAP_BIND_DN: 'cn=admin,o=jans' };
+    expect(problem({ ...bind, LDAP_URL: 'ldaps://ldap.example', LDAP_STARTTLS: 'true' })).to.contain(
+      'ldap://',
+    );
+    expect(problem({ ...bind, LDAP_URL: 'ldap://ldap.example', LDAP_TLS_CA_FILE: 'ca.pem' })).to.contain(
+      'LDAP_STARTTLS=true',
+    );
+    const config = loadConfig({
+      ...bind,
+      LDAP_URL: 'ldap://ldap.example',
+      LDAP_STARTTLS: 'true',
+      LDAP_TLS_CA_FILE: 'ca.pem',
+    });
+    expect([config.ldapStartTls, config.ldapTlsCaFile]).to.deep.equal([true, 'ca.pem']);
   });
 
   it('refuses symmetric and missing signature algorithms', () => {
