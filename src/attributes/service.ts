@@ -38,6 +38,15 @@ export interface Change {
   after?: StoredAttribute;
 }
 
+/**
+ * Told about definition changes: `checking` may refuse one (by throwing) before it is written, `changed`
+ * learns about it afterwards (the values module re-encrypts and recompiles its schema there).
+ */
+export interface ChangeObserver {
+  checking?(before: AttributeDefinition | undefined, after: AttributeDefinition | undefined): Promise<void>;
+  changed?(change: Change): Promise<void>;
+}
+
 /** Checks a request body's shape against the API contract; throws BadRequestError naming the problem. */
 export type ShapeCheck = (body: unknown) => void;
 
@@ -59,12 +68,26 @@ const MAX_ATTEMPTS = 10;
  */
 export class AttributeService {
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly observers: ChangeObserver[] = [];
 
   constructor(
     private readonly store: AttributeStore,
     private readonly schema: PersonSchema,
     private readonly options: ServiceOptions,
   ) {}
+
+  observe(observer: ChangeObserver): void {
+    this.observers.push(observer);
+  }
+
+  private async checking(before?: AttributeDefinition, after?: AttributeDefinition): Promise<void> {
+    for (const o of this.observers) await o.checking?.(before, after);
+  }
+
+  private async changed<T extends Change>(change: T): Promise<T> {
+    for (const o of this.observers) await o.changed?.(change);
+    return change;
+  }
 
   async list(params: ListParams): Promise<Page> {
     return this.store.list(parseListQuery(params, this.options.maxPageSize));
@@ -83,9 +106,14 @@ export class AttributeService {
     await this.assertNameFree(name, undefined);
     await this.assertInSchema(name);
     await this.assertClaimFree(draft, undefined);
+    await this.checking(undefined, draft);
     for (let attempt = 0; attempt < 3; attempt++) {
       const definition = { ...draft, inum: randomUUID() };
-      if (await this.store.create(definition)) return this.get(definition.inum);
+      if (await this.store.create(definition)) {
+        const after = await this.get(definition.inum);
+        await this.changed({ after });
+        return after;
+      }
     }
     throw new AppError(500, 'Could not assign a free inum');
   }
@@ -99,7 +127,9 @@ export class AttributeService {
         'The attribute inum is required for this operation',
       );
     }
-    return this.change(inum, ifMatch, async (before) => ({ before, after: await this.write(before, body) }));
+    return this.changed(
+      await this.change(inum, ifMatch, async (before) => ({ before, after: await this.write(before, body) })),
+    );
   }
 
   /**
@@ -125,18 +155,28 @@ export class AttributeService {
         );
       }
     }
-    return this.change(inum, ifMatch, async (before) => ({
-      before,
-      after: await this.applyPatch(before, operations, checkShape),
-    }));
+    return this.changed(
+      await this.change(inum, ifMatch, async (before) => ({
+        before,
+        after: await this.applyPatch(before, operations, checkShape),
+      })),
+    );
   }
 
   /** DELETE; with `ifMatch`, only if the definition is still in that state. */
   async remove(inum: string, ifMatch?: string): Promise<Change> {
-    return this.change(inum, ifMatch, async (before) => {
+    const change = await this.change(inum, ifMatch, async (before) => {
+      if (before.definition.predefined) {
+        throw new ConflictError(
+          'A predefined definition cannot be deleted',
+          `'${before.definition.name ?? inum}' belongs to the standard set; set its status to inactive instead.`,
+        );
+      }
+      await this.checking(before.definition, undefined);
       if (!(await this.store.remove(inum, before))) throw new NotFoundError();
       return { before };
     });
+    return this.changed(change);
   }
 
   /** Entity tag of a stored definition, for ETag headers. */
@@ -229,8 +269,21 @@ export class AttributeService {
     } else if (urn !== undefined && next.urn !== urn) {
       throw new BadRequestError('Invalid value for urn', 'urn cannot be changed');
     }
+    if (current.definition.predefined) next.predefined = true;
+    if (current.definition.oxMultiValuedAttribute === true && next.oxMultiValuedAttribute !== true) {
+      throw new ConflictError(
+        'A multi-valued attribute cannot become single-valued',
+        'oxMultiValuedAttribute can change from false to true only; stored values could hold several.',
+      );
+    }
     const name = next.name ?? '';
     if (name.toLowerCase() !== (current.definition.name ?? '').toLowerCase()) {
+      if (current.definition.predefined) {
+        throw new ConflictError(
+          'A predefined definition cannot be renamed',
+          `'${current.definition.name ?? inum}' belongs to the standard set; its name is fixed.`,
+        );
+      }
       assertNewName(name);
       await this.assertNameFree(name, inum);
       await this.assertInSchema(name);
@@ -240,6 +293,7 @@ export class AttributeService {
     if (claim && (claimChanged || (next.status === 'active' && current.definition.status !== 'active'))) {
       await this.assertClaimFree(next, inum, claimChanged);
     }
+    await this.checking(current.definition, next);
     await this.store.replace(current, next);
     return this.get(inum);
   }

@@ -51,7 +51,10 @@ export interface paths {
     get: operations['get-attributes-by-inum'];
     put?: never;
     post?: never;
-    /** Delete an attribute definition. */
+    /**
+     * Delete an attribute definition.
+     * @description Predefined definitions (the standard set) cannot be deleted (409).
+     */
     delete: operations['delete-attributes-by-inum'];
     options?: never;
     head?: never;
@@ -176,6 +179,8 @@ export interface components {
      * @description A definition as clients send it. Enumerated values are accepted in any case (`STRING`,
      *     `Active`). Unknown fields, `dn`, `baseDn` and the derived flags are ignored.
      *     `jansMultivaluedAttr` is accepted as another name for `oxMultiValuedAttribute`.
+     *     `predefined` is set by the service only and ignored here. `oxMultiValuedAttribute` can go from
+     *     false to true but not back (409).
      */
     JansAttributeInput: {
       inum?: string;
@@ -204,6 +209,11 @@ export interface components {
       jansMultivaluedAttr?: boolean | null;
       jansHideOnDiscovery?: boolean | null;
       required?: boolean | null;
+      /**
+       * @description Values of this attribute are stored encrypted (AES-256-GCM). Turning it on or off re-encrypts
+       *     or decrypts the stored values.
+       */
+      encrypted?: boolean | null;
       attributeValidation?: components['schemas']['AttributeValidation'] | null;
     };
     RoleListInput: string[] | null;
@@ -241,6 +251,13 @@ export interface components {
       oxMultiValuedAttribute: boolean;
       jansHideOnDiscovery?: boolean;
       required?: boolean;
+      /** @description Values are stored encrypted at rest. */
+      encrypted?: boolean;
+      /**
+       * @description Part of the standard set shipped with the service: cannot be deleted or renamed. Set by the
+       *     seed only; ignored in request bodies. Left out when false.
+       */
+      readonly predefined?: boolean;
       /** @description Always false; kept for compatibility. */
       custom: boolean;
       attributeValidation?: components['schemas']['AttributeValidation'];
@@ -308,7 +325,11 @@ export interface components {
         'application/json': components['schemas']['ApiError'];
       };
     };
-    /** @description Another definition already has this name, or a JSON Patch `test` failed. */
+    /**
+     * @description Another definition already has this name, a JSON Patch `test` failed, a predefined definition was
+     *     to be deleted or renamed, a multi-valued one to become single-valued, or (for values) the value is
+     *     present or absent when the operation needs the opposite.
+     */
     Conflict: {
       headers: {
         [name: string]: unknown;
@@ -554,6 +575,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
       412: components['responses']['PreconditionFailed'];
       503: components['responses']['Unavailable'];
     };

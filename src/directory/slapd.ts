@@ -170,6 +170,9 @@ olcDbIndex: jansAttrName eq
 olcDbIndex: jansClaimName eq
 olcDbIndex: jansStatus eq
 olcDbIndex: registryAuditTarget eq
+olcDbIndex: registryValueNextExpiry eq,pres
+olcDbIndex: registrySessionId eq
+olcDbIndex: registrySessionUser eq
 olcDbIndex: entryCSN eq
 olcDbIndex: entryUUID eq
 olcAccess: to * by anonymous auth by * none

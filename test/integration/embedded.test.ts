@@ -82,7 +82,14 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
       });
       expect(post.status).to.equal(201);
       created = post.body.inum;
-      expect((await get(first.url, '/attributes/08E2', bearer, { method: 'DELETE' })).status).to.equal(204);
+      const predefined = await get(first.url, '/attributes/08E2', bearer, { method: 'DELETE' });
+      expect(predefined.status, 'the standard set cannot be deleted').to.equal(409);
+      const retitled = await get(first.url, '/attributes/08E2', bearer, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json-patch+json' },
+        body: JSON.stringify([{ op: 'replace', path: '/displayName', value: 'Department' }]),
+      });
+      expect(retitled.status).to.equal(200);
       const readOnly = token('https://jans.io/oauth/config/attributes.readonly');
       expect((await get(first.url, '/attributes/6EEB', readOnly, { method: 'DELETE' })).status).to.equal(403);
       slapdPid = Number((await readFile(join(dataDir, 'run', 'slapd.pid'), 'utf8')).trim());
@@ -98,10 +105,10 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
       const bearer = token();
       expect((await get(second.url, `/attributes/${created ?? ''}`, bearer)).body.name).to.equal('seeAlso');
       expect(
-        (await get(second.url, '/attributes/08E2', bearer)).status,
-        'a deleted seed entry stays deleted',
-      ).to.equal(404);
-      expect((await get(second.url, '/attributes?limit=0', bearer)).body.totalEntriesCount).to.equal(71);
+        (await get(second.url, '/attributes/08E2', bearer)).body.displayName,
+        'a changed seed entry stays changed',
+      ).to.equal('Department');
+      expect((await get(second.url, '/attributes?limit=0', bearer)).body.totalEntriesCount).to.equal(72);
     } finally {
       expect(await stop(second.child)).to.equal(0);
     }
