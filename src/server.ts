@@ -20,6 +20,10 @@ import { auditFailures } from './http/audit.js';
 import { Metrics } from './http/metrics.js';
 import { Directory } from './ldap/directory.js';
 import { LdapPersonSchema } from './ldap/schema.js';
+import { LdapValueStore } from './ldap/value-store.js';
+import { ValueCipher } from './values/value-cipher.js';
+import { ValueService } from './values/service.js';
+import { ValueSchemas } from './values/value-schema.js';
 
 export interface RunningService {
   url: string;
@@ -74,6 +78,28 @@ async function verifierOptions(config: Config, log: Logger): Promise<VerifierOpt
   return { jwt: keys && { keys, ...claims }, introspection };
 }
 
+/** Values of user and session attributes, held to the definitions in `definitions`. */
+export function createValueService(
+  directory: Directory,
+  definitions: LdapAttributeStore,
+  config: Config,
+): ValueService {
+  const schemas = new ValueSchemas(async () => {
+    const { entries } = await definitions.list({
+      where: { kind: 'equals', field: 'status', value: 'active' },
+      sortBy: 'inum',
+      descending: false,
+      startIndex: 0,
+      limit: Number.MAX_SAFE_INTEGER,
+    });
+    return entries.map((e) => e.definition);
+  }, config.valueSchemaMaxAgeMs);
+  const cipher = new ValueCipher(
+    config.valueKeys && { keys: config.valueKeys, writeKeyId: config.valueWriteKeyId as string },
+  );
+  return new ValueService(new LdapValueStore(directory), schemas, cipher);
+}
+
 /** Composition root: directory (embedded or external) → store → service → API → HTTP server. */
 export async function startService(
   config: Config,
@@ -100,6 +126,7 @@ export async function startService(
     tlsCa: config.ldapTlsCaFile ? await readFile(config.ldapTlsCaFile, 'utf8') : undefined,
     observe: (operation, seconds, error) => metrics.observeLdap(operation, seconds, error),
   });
+  let purge: NodeJS.Timeout | undefined;
   const metrics = new Metrics({
     connectionsInUse: () => directory.connectionsInUse(),
     auditFailures: () => auditFailures.count,
@@ -126,9 +153,26 @@ export async function startService(
         schemaCheck: config.schemaCheck,
       },
     );
+    const values = createValueService(directory, store, config);
+    service.observe(values.observer());
+    purge = setInterval(() => {
+      values
+        .purgeExpired()
+        .catch((error: unknown) => log.warn({ err: error }, 'purging expired values failed'));
+    }, config.valuePurgeIntervalSec * 1000);
+    purge.unref();
+
     const document = loadOpenApiDocument();
     const audit = new LdapAuditStore(directory);
-    const api = await createApi({ document, service, verifier, audit, maxPageSize: config.maxPageSize });
+    const api = await createApi({
+      document,
+      service,
+      verifier,
+      audit,
+      maxPageSize: config.maxPageSize,
+      values,
+      valueSchemas: values.schemas,
+    });
     const app = createApp({
       api,
       audit,
@@ -152,6 +196,7 @@ export async function startService(
       devKey: config.devTokens,
       async close() {
         // Stop accepting, let requests in flight finish (for a bounded time), then close the directory.
+        clearInterval(purge);
         const drained = new Promise<void>((done) => server.close(() => done()));
         server.closeIdleConnections();
         const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
@@ -162,6 +207,7 @@ export async function startService(
       },
     };
   } catch (error) {
+    clearInterval(purge);
     await directory.close();
     await slapd?.stop();
     throw error;
