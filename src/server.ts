@@ -10,7 +10,7 @@ import { AttributeService } from './attributes/service.js';
 import { TokenVerifier, type KeySource, type VerifierOptions } from './auth/bearer.js';
 import { devKeyPair } from './auth/dev-keys.js';
 import type { Config } from './config.js';
-import { STANDARD_LDIF, readLdifFiles, seed } from './directory/seed.js';
+import { DEMO_LDIF, STANDARD_LDIF, readLdifFiles, seed } from './directory/seed.js';
 import { startSlapd, type RunningSlapd } from './directory/slapd.js';
 import { createApi } from './http/api.js';
 import { loadOpenApiDocument } from './http/openapi.js';
@@ -133,7 +133,7 @@ export async function startService(
   });
   try {
     if (slapd && !existsSync(join(config.dataDir, SEEDED_MARKER))) {
-      const report = await seed(directory, await readLdifFiles(STANDARD_LDIF));
+      const report = await seed(directory, await readLdifFiles([...STANDARD_LDIF, DEMO_LDIF]));
       await writeFile(join(config.dataDir, SEEDED_MARKER), `${new Date().toISOString()}\n`);
       log.info(
         { added: report.added.length, unchanged: report.unchanged.length },

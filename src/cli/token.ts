@@ -3,9 +3,9 @@ import jwt from 'jsonwebtoken';
 import { devKeyPair } from '../auth/dev-keys.js';
 import { loadConfig } from '../config.js';
 
-/** Every scope of the attribute operations, granted when no --scope is given. */
-const ATTRIBUTE_SCOPES = ['readonly', 'write', 'delete'].map(
-  (s) => `https://jans.io/oauth/config/attributes.${s}`,
+/** Every scope of the attribute and value operations, granted when no --scope is given. */
+const ATTRIBUTE_SCOPES = ['attributes', 'user-attributes', 'session-attributes'].flatMap((area) =>
+  ['readonly', 'write', 'delete'].map((s) => `https://jans.io/oauth/config/${area}.${s}`),
 );
 
 const { values } = parseArgs({

@@ -82,6 +82,20 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
       });
       expect(post.status).to.equal(201);
       created = post.body.inum;
+      const alice = spawnSync('npm', ['run', '-s', 'token', '--', '--scope', '', '--sub', 'demo-alice'], {
+        cwd: ROOT,
+        env: { ...process.env, DATA_DIR: dataDir },
+        encoding: 'utf8',
+      }).stdout.trim();
+      const own = await get(first.url, '/users/demo-alice/attributes/nickname', alice);
+      expect(own.body, 'the demo users are seeded, and reachable with their own token').to.deep.equal({
+        name: 'nickname',
+        value: 'Ali',
+      });
+      expect((await get(first.url, '/users/demo-bob/attributes/nickname', alice)).status).to.equal(403);
+      expect((await get(first.url, '/users/demo-bob/attributes/locale', bearer)).body.value).to.equal(
+        'en-GB',
+      );
       const predefined = await get(first.url, '/attributes/08E2', bearer, { method: 'DELETE' });
       expect(predefined.status, 'the standard set cannot be deleted').to.equal(409);
       const retitled = await get(first.url, '/attributes/08E2', bearer, {
