@@ -18,6 +18,14 @@ import { BadRequestError, ConcurrentChangeError } from '../errors.js';
 import type { HolderRef, HolderState, ValueMeta, ValueStore, ValueWrite } from '../values/store.js';
 import { AssertionControl } from './assertion-control.js';
 import type { Directory } from './directory.js';
+import { readSubschema } from './schema.js';
+
+/** Syntaxes that take any printable text, and so the `{aes256gcm}<id>:<base64>` form of ciphertext. */
+const TEXT_SYNTAXES = new Set([
+  '1.3.6.1.4.1.1466.115.121.1.15', // Directory String
+  '1.3.6.1.4.1.1466.115.121.1.26', // IA5 String
+  '1.3.6.1.4.1.1466.115.121.1.40', // Octet String
+]);
 
 /** The auxiliary class that lets a user entry carry value bookkeeping. */
 const HOLDER_CLASS = 'registryValueHolder';
@@ -195,6 +203,18 @@ export class LdapValueStore implements ValueStore {
         sessions.push(holder);
     }
     return [...users.map((id): HolderRef => ({ kind: 'user', id })), ...sessions];
+  }
+
+  async whyNoCiphertext(name: string): Promise<string | undefined> {
+    const { attributeTypes } = await readSubschema(this.directory);
+    const byName = new Map(attributeTypes.flatMap((t) => t.names.map((n) => [n.toLowerCase(), t] as const)));
+    // A type without its own SYNTAX takes its superior's.
+    let type = byName.get(name.toLowerCase());
+    for (let depth = 0; type && !type.syntax && type.sup[0] && depth < 8; depth++) {
+      type = byName.get(type.sup[0].toLowerCase());
+    }
+    if (!type?.syntax || TEXT_SYNTAXES.has(type.syntax)) return undefined;
+    return `The directory stores ${name} with syntax ${type.syntax}, which does not accept ciphertext; only text (Directory String, IA5 String) or octet-string attributes can be encrypted`;
   }
 
   private async search(base: string, filter: Filter, idAttribute: string, sizeLimit = 0): Promise<string[]> {

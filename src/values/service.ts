@@ -327,6 +327,10 @@ export class ValueService {
             'attributeValidation.regexp must be an RE2 expression (no backreferences or lookaround), so values can be checked in linear time',
           );
         }
+        if (after?.encrypted && !before?.encrypted && after.name) {
+          const why = await this.store.whyNoCiphertext(after.name);
+          if (why) throw new ConflictError(`Values of ${after.name} cannot be stored encrypted`, why);
+        }
         if (after?.encrypted && !before?.encrypted && !this.cipher.enabled && after.name) {
           if ((await this.store.holdersWith(after.name)).length > 0) {
             throw new ConflictError(

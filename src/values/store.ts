@@ -55,4 +55,9 @@ export interface ValueStore {
   expired(now: Date, limit: number): Promise<HolderRef[]>;
   /** Holders that carry a value of this attribute, or, without a name, any bookkept value. */
   holdersWith(name?: string): Promise<HolderRef[]>;
+  /**
+   * Why values of this attribute cannot be stored as ciphertext (text the directory's syntax for it
+   * refuses), or undefined when they can or the directory has no such attribute type.
+   */
+  whyNoCiphertext(name: string): Promise<string | undefined>;
 }

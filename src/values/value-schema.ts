@@ -182,13 +182,12 @@ export class ValueSchemas {
 
   /** The current snapshot: compiled schemas and the active definitions they come from. */
   async current(): Promise<Built> {
-    let built = this.built && (await this.built.catch(() => undefined));
-    if (!built || this.now() - built.at > this.maxAgeMs) {
-      const building = this.build();
-      this.built = building;
-      built = await building;
-    }
-    return built;
+    const seen = this.built;
+    const built = seen && (await seen.catch(() => undefined));
+    if (built && this.now() - built.at <= this.maxAgeMs) return built;
+    // Concurrent callers that found the same stale snapshot share one rebuild.
+    if (this.built === seen) this.built = this.build();
+    return this.built as Promise<Built>;
   }
 
   async for(audience: Audience): Promise<CompiledSchema> {

@@ -138,6 +138,13 @@ describe('value expiry and encryption at rest', () => {
       expect(decryptNick.status).to.equal(200);
       expect((await rawEntry(directory.slapd, dnOf(inum))).nickname).to.deep.equal(['nick']);
 
+      const timeSyntax = await call(app, 'PATCH', '/attributes/BE64', {
+        token: app.adminToken,
+        body: [{ op: 'add', path: '/encrypted', value: true }],
+      });
+      expect(timeSyntax.status, 'updatedAt has Generalized Time syntax').to.equal(409);
+      expect(timeSyntax.body.description).to.contain('does not accept ciphertext');
+
       const keyless = await start();
       const refused = await call(keyless, 'PATCH', '/attributes/5EC6', {
         token: keyless.adminToken,
