@@ -178,9 +178,10 @@ export class LdapValueStore implements ValueStore {
       attribute: NEXT_EXPIRY,
       value: generalizedTime(now.toISOString()),
     });
+    // No size limit on the search: with paging, slapd would answer a larger result with an error.
     const [users, sessions] = await Promise.all([
-      this.search(this.people, filter, 'inum', limit),
-      this.search(this.sessions, filter, SESSION_ID, limit),
+      this.search(this.people, filter, 'inum'),
+      this.search(this.sessions, filter, SESSION_ID),
     ]);
     return [
       ...users.map((id): HolderRef => ({ kind: 'user', id })),
@@ -217,14 +218,13 @@ export class LdapValueStore implements ValueStore {
     return `The directory stores ${name} with syntax ${type.syntax}, which does not accept ciphertext; only text (Directory String, IA5 String) or octet-string attributes can be encrypted`;
   }
 
-  private async search(base: string, filter: Filter, idAttribute: string, sizeLimit = 0): Promise<string[]> {
+  private async search(base: string, filter: Filter, idAttribute: string): Promise<string[]> {
     try {
       const { searchEntries } = await this.directory.paged((c) =>
         c.search(base, {
           scope: 'one',
           filter,
           attributes: [idAttribute],
-          sizeLimit,
           paged: { pageSize: 500 },
         }),
       );
