@@ -623,7 +623,8 @@ export interface components {
     /**
      * @description Another definition already has this name, a JSON Patch `test` failed, a predefined definition was
      *     to be deleted or renamed, a multi-valued one to become single-valued, or (for values) the value is
-     *     present or absent when the operation needs the opposite.
+     *     present or absent when the operation needs the opposite, or the entry kept changing under a write
+     *     made by another process (retry it).
      */
     Conflict: {
       headers: {
@@ -1094,6 +1095,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
       413: components['responses']['TooLarge'];
       415: components['responses']['UnsupportedMediaType'];
       503: components['responses']['Unavailable'];
@@ -1172,6 +1174,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
       413: components['responses']['TooLarge'];
       415: components['responses']['UnsupportedMediaType'];
       503: components['responses']['Unavailable'];
@@ -1202,6 +1205,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
       503: components['responses']['Unavailable'];
     };
   };
@@ -1236,6 +1240,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
       413: components['responses']['TooLarge'];
       415: components['responses']['UnsupportedMediaType'];
       503: components['responses']['Unavailable'];
@@ -1363,6 +1368,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
       413: components['responses']['TooLarge'];
       415: components['responses']['UnsupportedMediaType'];
       503: components['responses']['Unavailable'];
@@ -1441,6 +1447,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
       413: components['responses']['TooLarge'];
       415: components['responses']['UnsupportedMediaType'];
       503: components['responses']['Unavailable'];
@@ -1471,6 +1478,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
       503: components['responses']['Unavailable'];
     };
   };
@@ -1505,6 +1513,7 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
       404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
       413: components['responses']['TooLarge'];
       415: components['responses']['UnsupportedMediaType'];
       503: components['responses']['Unavailable'];

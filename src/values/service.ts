@@ -49,7 +49,8 @@ export interface ItemResult {
   error?: AppError;
 }
 
-const MAX_ATTEMPTS = 5;
+/** How often a write is re-applied when another process changed the holder between read and write. */
+const MAX_ATTEMPTS = 10;
 /** Expiries further away than this are refused as mistakes (100 years). */
 const MAX_EXPIRY_S = 100 * 365 * 24 * 3600;
 
@@ -111,6 +112,9 @@ const lower = (name: string) => name.toLowerCase();
  * every operation, and are removed with the next write of their holder or by `purgeExpired`.
  */
 export class ValueService {
+  /** Writes to one holder run one at a time within this process; across processes the store's check decides. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly store: ValueStore,
     readonly schemas: ValueSchemas,
@@ -157,6 +161,29 @@ export class ValueService {
     op: ValueOp,
     items: ValueItem[],
     withMetadata = false,
+  ): Promise<ItemResult[]> {
+    if (op === 'get' || op === 'exists') return this.apply(holder, caller, op, items, withMetadata);
+    return this.exclusive(holder, () => this.apply(holder, caller, op, items, withMetadata));
+  }
+
+  private async exclusive<T>(holder: HolderRef, work: () => Promise<T>): Promise<T> {
+    const key = `${holder.kind}\u0000${holder.id}`;
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(work, work);
+    const tail = run.catch(() => undefined);
+    this.queues.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    }
+  }
+
+  private async apply(
+    holder: HolderRef,
+    caller: Caller,
+    op: ValueOp,
+    items: ValueItem[],
+    withMetadata: boolean,
   ): Promise<ItemResult[]> {
     for (let attempt = 1; ; attempt++) {
       const state = await this.readHolder(holder, caller);
@@ -351,6 +378,10 @@ export class ValueService {
   }
 
   private async rewrite(holder: HolderRef, plan: (state: HolderState) => Map<string, ValueWrite>) {
+    return this.exclusive(holder, () => this.rewriteNow(holder, plan));
+  }
+
+  private async rewriteNow(holder: HolderRef, plan: (state: HolderState) => Map<string, ValueWrite>) {
     for (let attempt = 1; ; attempt++) {
       const state = await this.store.read(holder);
       if (!state) return;

@@ -142,6 +142,21 @@ describe('user attribute values', () => {
     expect(after.nickname).to.equal(undefined);
   });
 
+  it('loses no value when writes to one user arrive at once', async () => {
+    const inum = await newUser(directory.slapd);
+    const names = ['nickname', 'middleName', 'locale', 'zoneinfo', 'website', 'profile', 'gender', 'picture'];
+    const replies = await Promise.all(
+      names.map((name) =>
+        call(app, 'PUT', `/users/${inum}/attributes/${name}`, { token: admin, body: { value: `v-${name}` } }),
+      ),
+    );
+    expect(replies.map((r) => r.status)).to.deep.equal(names.map(() => 201));
+    const raw = await rawEntry(directory.slapd, dnOf(inum));
+    for (const name of names) expect(raw[name], name).to.deep.equal([`v-${name}`]);
+    const meta = (raw.registryValueMeta ?? []).map((line) => (JSON.parse(line) as { name: string }).name);
+    expect(meta).to.have.members(names);
+  });
+
   it('converts typed values: numbers of json, booleans, date-times, multi-valued lists', async () => {
     const inum = await newUser(directory.slapd);
     const base = `/users/${inum}/attributes`;
