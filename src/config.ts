@@ -75,6 +75,17 @@ export interface Config {
   introspectionCacheTtlSec: number;
   /** True when no token source is configured: tokens are checked with the development key in DATA_DIR. */
   devTokens: boolean;
+  /**
+   * Keys for values stored encrypted (VALUE_ENCRYPTION_KEYS: comma-separated `id:base64` pairs, each key
+   * 32 bytes). Every listed key can decrypt; new values are written with `valueWriteKeyId`
+   * (VALUE_ENCRYPTION_WRITE_KEY, default the first listed). Undefined when not set.
+   */
+  valueKeys?: Map<string, Buffer>;
+  valueWriteKeyId?: string;
+  /** How often expired values are purged from the directory (VALUE_PURGE_INTERVAL_S, default 60). */
+  valuePurgeIntervalSec: number;
+  /** How long the value schema derived from the definitions is reused at most (VALUE_SCHEMA_MAX_AGE_MS, default 5000). */
+  valueSchemaMaxAgeMs: number;
   /** pino level (LOG_LEVEL, default info). */
   logLevel: string;
 }
@@ -172,7 +183,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (jwksUri && !/^https?:\/\//.test(jwksUri))
     throw new ConfigError('JWT_JWKS_URI must be an http:// or https:// URL');
 
+  const valueKeys = parseValueKeys(text('VALUE_ENCRYPTION_KEYS'));
+  const valueWriteKeyId = text('VALUE_ENCRYPTION_WRITE_KEY') ?? valueKeys?.keys().next().value;
+  if (text('VALUE_ENCRYPTION_WRITE_KEY') && !valueKeys?.has(valueWriteKeyId ?? '')) {
+    throw new ConfigError('VALUE_ENCRYPTION_WRITE_KEY must be the id of a key in VALUE_ENCRYPTION_KEYS');
+  }
+
   return {
+    valueKeys,
+    valueWriteKeyId,
+    valuePurgeIntervalSec: int('VALUE_PURGE_INTERVAL_S', 60, 1, 86_400),
+    valueSchemaMaxAgeMs: int('VALUE_SCHEMA_MAX_AGE_MS', 5000, 0, 600_000),
     port: int('PORT', 8080, 0, 65535),
     host: text('HOST') ?? '127.0.0.1',
     dataDir: resolve(text('DATA_DIR') ?? '.data'),
@@ -214,4 +235,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     devTokens: sources.length === 0 && !introspectionUrl,
     logLevel: text('LOG_LEVEL') ?? 'info',
   };
+}
+
+/** `id:base64,id:base64`: each key 32 bytes (AES-256). The values never appear in an error message. */
+function parseValueKeys(raw: string | undefined): Map<string, Buffer> | undefined {
+  if (raw === undefined) return undefined;
+  const keys = new Map<string, Buffer>();
+  for (const [index, pair] of raw.split(',').entries()) {
+    const colon = pair.indexOf(':');
+    const id = pair.slice(0, colon).trim();
+    const key = Buffer.from(pair.slice(colon + 1).trim(), 'base64');
+    if (colon < 1 || !/^[A-Za-z0-9._-]{1,32}$/.test(id)) {
+      throw new ConfigError(
+        `VALUE_ENCRYPTION_KEYS entry ${index + 1} must be <id>:<base64 key> with an id of letters, digits, . _ -`,
+      );
+    }
+    if (key.length !== 32) {
+      throw new ConfigError(`VALUE_ENCRYPTION_KEYS key '${id}' must be 32 bytes (44 base64 characters)`);
+    }
+    if (keys.has(id)) throw new ConfigError(`VALUE_ENCRYPTION_KEYS lists the id '${id}' twice`);
+    keys.set(id, key);
+  }
+  return keys;
 }

@@ -82,6 +82,13 @@ export class InsufficientScopeError extends AppError {
   }
 }
 
+/** The caller is known but may not do this (not its own user or session, or the definition forbids it). */
+export class ForbiddenError extends AppError {
+  constructor(description: string) {
+    super(403, 'Forbidden', description);
+  }
+}
+
 /** If-Match named a state the definition is no longer in. Carries the current ETag. */
 export class PreconditionFailedError extends AppError {
   constructor(currentEtag?: string) {

@@ -11,7 +11,7 @@ import { AttributeService } from './attributes/service.js';
 import { TokenVerifier, type KeySource, type VerifierOptions } from './auth/bearer.js';
 import { devKeyPair } from './auth/dev-keys.js';
 import type { Config } from './config.js';
-import { STANDARD_LDIF, readLdifFiles, seed } from './directory/seed.js';
+import { DEMO_LDIF, STANDARD_LDIF, readLdifFiles, seed } from './directory/seed.js';
 import { startSlapd, type RunningSlapd } from './directory/slapd.js';
 import { createApi } from './http/api.js';
 import { loadOpenApiDocument } from './http/openapi.js';
@@ -22,6 +22,10 @@ import { Metrics } from './http/metrics.js';
 import { Directory } from './ldap/directory.js';
 import { LdapPersonSchema } from './ldap/schema.js';
 import { LdapScopeStore } from './ldap/scope-store.js';
+import { LdapValueStore } from './ldap/value-store.js';
+import { ValueCipher } from './values/value-cipher.js';
+import { ValueService } from './values/service.js';
+import { ValueSchemas } from './values/value-schema.js';
 
 export interface RunningService {
   url: string;
@@ -76,6 +80,28 @@ async function verifierOptions(config: Config, log: Logger): Promise<VerifierOpt
   return { jwt: keys && { keys, ...claims }, introspection };
 }
 
+/** Values of user and session attributes, held to the definitions in `definitions`. */
+export function createValueService(
+  directory: Directory,
+  definitions: LdapAttributeStore,
+  config: Config,
+): ValueService {
+  const schemas = new ValueSchemas(async () => {
+    const { entries } = await definitions.list({
+      where: { kind: 'equals', field: 'status', value: 'active' },
+      sortBy: 'inum',
+      descending: false,
+      startIndex: 0,
+      limit: Number.MAX_SAFE_INTEGER,
+    });
+    return entries.map((e) => e.definition);
+  }, config.valueSchemaMaxAgeMs);
+  const cipher = new ValueCipher(
+    config.valueKeys && { keys: config.valueKeys, writeKeyId: config.valueWriteKeyId as string },
+  );
+  return new ValueService(new LdapValueStore(directory), schemas, cipher);
+}
+
 /** Composition root: directory (embedded or external) → store → service → API → HTTP server. */
 export async function startService(
   config: Config,
@@ -114,13 +140,14 @@ export async function startService(
         poolSize: 1,
       })
     : undefined;
+  let purge: NodeJS.Timeout | undefined;
   const metrics = new Metrics({
     connectionsInUse: () => directory.connectionsInUse(),
     auditFailures: () => auditFailures.count,
   });
   try {
     if (slapd && !existsSync(join(config.dataDir, SEEDED_MARKER))) {
-      const report = await seed(directory, await readLdifFiles(STANDARD_LDIF));
+      const report = await seed(directory, await readLdifFiles([...STANDARD_LDIF, DEMO_LDIF]));
       await writeFile(join(config.dataDir, SEEDED_MARKER), `${new Date().toISOString()}\n`);
       log.info(
         { added: report.added.length, unchanged: report.unchanged.length },
@@ -145,6 +172,15 @@ export async function startService(
       schemaCheck: config.schemaCheck,
     });
     const scopeService = new ScopeService(scopes, cached);
+    const values = createValueService(directory, store, config);
+    service.observe(values.observer());
+    purge = setInterval(() => {
+      values
+        .purgeExpired()
+        .catch((error: unknown) => log.warn({ err: error }, 'purging expired values failed'));
+    }, config.valuePurgeIntervalSec * 1000);
+    purge.unref();
+
     const document = loadOpenApiDocument();
     const audit = new LdapAuditStore(directory);
     const api = await createApi({
@@ -154,6 +190,8 @@ export async function startService(
       verifier,
       audit,
       maxPageSize: config.maxPageSize,
+      values,
+      valueSchemas: values.schemas,
     });
     const app = createApp({
       api,
@@ -178,6 +216,7 @@ export async function startService(
       devKey: config.devTokens,
       async close() {
         // Stop accepting, let requests in flight finish (for a bounded time), then close the directory.
+        clearInterval(purge);
         const drained = new Promise<void>((done) => server.close(() => done()));
         server.closeIdleConnections();
         const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
@@ -189,6 +228,7 @@ export async function startService(
       },
     };
   } catch (error) {
+    clearInterval(purge);
     await directory.close();
     await configDirectory?.close();
     await slapd?.stop();

@@ -37,7 +37,15 @@ export const BOOLEAN_FIELDS = [
   'oxMultiValuedAttribute',
   'jansHideOnDiscovery',
   'required',
+  'encrypted',
+  'predefined',
 ] as const;
+
+/**
+ * Set by the service, never by a request body: `predefined` marks the standard set shipped in ldif/.
+ * On input it is ignored (like the derived flags), and a stored definition keeps its value.
+ */
+export const READ_ONLY_FIELDS: ReadonlySet<string> = new Set(['predefined']);
 
 export type StringField = (typeof STRING_FIELDS)[number];
 export type ListField = (typeof LIST_FIELDS)[number];
@@ -186,6 +194,7 @@ export function readDefinition(body: Record<string, unknown>, inum: string): Att
     oxMultiValuedAttribute: body.oxMultiValuedAttribute ?? body.jansMultivaluedAttr,
   };
   for (const field of BOOLEAN_FIELDS) {
+    if (READ_ONLY_FIELDS.has(field)) continue;
     const value = aliased[field];
     if (isAbsent(value)) continue;
     if (typeof value !== 'boolean')

@@ -51,6 +51,15 @@ function scopeNames(scopes: Scope[]): string {
   return scopes.map((s) => `${s.id ?? s.inum} (${s.inum})`).join(', ');
 }
 
+/**
+ * Told about definition changes: `checking` may refuse one (by throwing) before it is written, `changed`
+ * learns about it afterwards (the values module re-encrypts and recompiles its schema there).
+ */
+export interface ChangeObserver {
+  checking?(before: AttributeDefinition | undefined, after: AttributeDefinition | undefined): Promise<void>;
+  changed?(change: Change): Promise<void>;
+}
+
 /** Checks a request body's shape against the API contract; throws BadRequestError naming the problem. */
 export type ShapeCheck = (body: unknown) => void;
 
@@ -72,6 +81,7 @@ const MAX_ATTEMPTS = 10;
  */
 export class AttributeService {
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly observers: ChangeObserver[] = [];
 
   constructor(
     private readonly store: AttributeStore,
@@ -79,6 +89,19 @@ export class AttributeService {
     private readonly scopes: ScopeStore,
     private readonly options: ServiceOptions,
   ) {}
+
+  observe(observer: ChangeObserver): void {
+    this.observers.push(observer);
+  }
+
+  private async checking(before?: AttributeDefinition, after?: AttributeDefinition): Promise<void> {
+    for (const o of this.observers) await o.checking?.(before, after);
+  }
+
+  private async changed<T extends Change>(change: T): Promise<T> {
+    for (const o of this.observers) await o.changed?.(change);
+    return change;
+  }
 
   async list(params: ListParams): Promise<Page> {
     return this.store.list(parseListQuery(params, this.options.maxPageSize));
@@ -101,9 +124,14 @@ export class AttributeService {
     await this.assertNameFree(name, undefined);
     await this.assertClaimFree(draft, undefined);
     await this.assertInSchema(draft, extendSchema);
+    await this.checking(undefined, draft);
     for (let attempt = 0; attempt < 3; attempt++) {
       const definition = { ...draft, inum: randomUUID() };
-      if (await this.store.create(definition)) return this.get(definition.inum);
+      if (await this.store.create(definition)) {
+        const after = await this.get(definition.inum);
+        await this.changed({ after });
+        return after;
+      }
     }
     throw new AppError(500, 'Could not assign a free inum');
   }
@@ -117,8 +145,10 @@ export class AttributeService {
         'The attribute inum is required for this operation',
       );
     }
-    return this.change(inum, ifMatch, async (before) =>
-      this.withWarnings(before, await this.write(before, body)),
+    return this.changed(
+      await this.change(inum, ifMatch, async (before) =>
+        this.withWarnings(before, await this.write(before, body)),
+      ),
     );
   }
 
@@ -145,18 +175,26 @@ export class AttributeService {
         );
       }
     }
-    return this.change(inum, ifMatch, async (before) =>
-      this.withWarnings(before, await this.applyPatch(before, operations, checkShape)),
+    return this.changed(
+      await this.change(inum, ifMatch, async (before) =>
+        this.withWarnings(before, await this.applyPatch(before, operations, checkShape)),
+      ),
     );
   }
 
   /**
-   * DELETE; with `ifMatch`, only if the definition is still in that state. A definition that scopes
-   * release is refused (409 naming them) unless `force`, which first removes it from those scopes, so no
-   * scope is left pointing at a definition that no longer exists.
+   * DELETE; with `ifMatch`, only if the definition is still in that state. Predefined definitions are
+   * refused. So is a definition that scopes release (409 naming them), unless `force`, which first
+   * removes it from those scopes, so no scope is left pointing at a definition that no longer exists.
    */
   async remove(inum: string, ifMatch?: string, force = false): Promise<Change> {
-    return this.change(inum, ifMatch, async (before) => {
+    const change = await this.change(inum, ifMatch, async (before) => {
+      if (before.definition.predefined) {
+        throw new ConflictError(
+          'A predefined definition cannot be deleted',
+          `'${before.definition.name ?? inum}' belongs to the standard set; set its status to inactive instead.`,
+        );
+      }
       const users = (await this.scopes.referencing(before.dn)).map((s) => s.scope);
       if (users.length > 0 && !force) {
         throw new ConflictError(
@@ -164,6 +202,7 @@ export class AttributeService {
           `Scopes ${scopeNames(users)} release its claim. Remove it from them first, or delete with force=true to do both.`,
         );
       }
+      await this.checking(before.definition, undefined);
       for (const scope of users) await this.scopes.removeClaim(scope.inum, before.dn);
       if (!(await this.store.remove(inum, before))) throw new NotFoundError();
       // A scope that took the claim on while it was being deleted loses it again.
@@ -175,6 +214,7 @@ export class AttributeService {
         ...(users.length > 0 ? { warnings: [`Removed from scopes ${scopeNames(users)}`] } : {}),
       };
     });
+    return this.changed(change);
   }
 
   /** The scopes that release a definition's claim. */
@@ -285,8 +325,21 @@ export class AttributeService {
     } else if (urn !== undefined && next.urn !== urn) {
       throw new BadRequestError('Invalid value for urn', 'urn cannot be changed');
     }
+    if (current.definition.predefined) next.predefined = true;
+    if (current.definition.oxMultiValuedAttribute === true && next.oxMultiValuedAttribute !== true) {
+      throw new ConflictError(
+        'A multi-valued attribute cannot become single-valued',
+        'oxMultiValuedAttribute can change from false to true only; stored values could hold several.',
+      );
+    }
     const name = next.name ?? '';
     if (name.toLowerCase() !== (current.definition.name ?? '').toLowerCase()) {
+      if (current.definition.predefined) {
+        throw new ConflictError(
+          'A predefined definition cannot be renamed',
+          `'${current.definition.name ?? inum}' belongs to the standard set; its name is fixed.`,
+        );
+      }
       assertNewName(name);
       await this.assertNameFree(name, inum);
       await this.assertInSchema(next);
@@ -296,6 +349,7 @@ export class AttributeService {
     if (claim && (claimChanged || (next.status === 'active' && current.definition.status !== 'active'))) {
       await this.assertClaimFree(next, inum, claimChanged);
     }
+    await this.checking(current.definition, next);
     await this.store.replace(current, next);
     return this.get(inum);
   }

@@ -3,9 +3,11 @@ import jwt from 'jsonwebtoken';
 import { devKeyPair } from '../auth/dev-keys.js';
 import { loadConfig } from '../config.js';
 
-/** Every scope of the attribute and scope operations, granted when no --scope is given. */
+/** Every scope of the attribute, value and scope operations, granted when no --scope is given. */
 const ATTRIBUTE_SCOPES = [
-  ...['readonly', 'write', 'delete'].map((s) => `https://jans.io/oauth/config/attributes.${s}`),
+  ...['attributes', 'user-attributes', 'session-attributes'].flatMap((area) =>
+    ['readonly', 'write', 'delete'].map((s) => `https://jans.io/oauth/config/${area}.${s}`),
+  ),
   ...['readonly', 'write'].map((s) => `https://jans.io/oauth/config/scopes.${s}`),
 ];
 

@@ -21,6 +21,37 @@ export type ListParams = NonNullable<operations['get-attributes']['parameters'][
 /** Query parameters of `get-attributes-history-by-inum`. */
 export type HistoryParams = NonNullable<operations['get-attributes-history-by-inum']['parameters']['query']>;
 
+/** A value with its name, and its metadata when asked for. */
+export type AttributeValue = Schemas['AttributeValue'];
+export type ValueMetadata = Schemas['ValueMetadata'];
+/** The body of a `_many` request, and its answer (one result per item). */
+export type ValueBatch = Schemas['ValueBatch'];
+export type ValueBatchResult = Schemas['ValueBatchResult'];
+/** The JSON Schema (draft 2020-12) of values, as `get-attributes-schema` serves it. */
+export type ValueJsonSchema = Schemas['ValueJsonSchema'];
+/** When a value stops existing: seconds from now, or a date-time. */
+export type Expiry = Schemas['Expiry'];
+
+/** The values of one user or one session. */
+export interface ValueAccess {
+  /** `get-*-attribute-names`. */
+  names(): Promise<string[]>;
+  /** `get-*-attribute`. */
+  get(name: string, options?: { metadata?: boolean }): Promise<AttributeValue>;
+  /** `get-*-attribute-exists`. */
+  exists(name: string): Promise<boolean>;
+  /** `post-*-attribute`: fails with 409 when the attribute has a value. */
+  create(name: string, value: unknown, expiry?: Expiry): Promise<AttributeValue>;
+  /** `patch-*-attribute`: fails with 404 when it has none. */
+  update(name: string, value: unknown, expiry?: Expiry): Promise<AttributeValue>;
+  /** `put-*-attribute`: create or update. */
+  set(name: string, value: unknown, expiry?: Expiry): Promise<AttributeValue>;
+  /** `delete-*-attribute`. */
+  delete(name: string): Promise<void>;
+  /** `post-*-attributes-many`: one operation on several attributes, answered per item. */
+  many(batch: ValueBatch): Promise<ValueBatchResult['results']>;
+}
+
 /** Where the document serves the API (its `servers` URL), relative to the service's origin. */
 export const API_ROOT = '/jans-config-api/api/v1';
 
@@ -179,6 +210,46 @@ export class AttributesClient {
   async history(inum: string, params: HistoryParams = {}): Promise<AuditPage> {
     const path = `/attributes/${encodeURIComponent(inum)}/history`;
     return (await this.json('GET', path, { query: params })).body as AuditPage;
+  }
+
+  /** `get-attributes-schema`: the JSON Schema of values for an audience. */
+  async valueSchema(audience: 'user' | 'admin' = 'admin'): Promise<ValueJsonSchema> {
+    return (await this.json('GET', '/attributes/schema', { query: { audience } })).body as ValueJsonSchema;
+  }
+
+  /** The values of a user (`inum=<userInum>,ou=people,...`). */
+  userValues(userInum: string): ValueAccess {
+    return this.valueAccess(`/users/${encodeURIComponent(userInum)}/attributes`);
+  }
+
+  /** The values of a login session. */
+  sessionValues(sessionId: string): ValueAccess {
+    return this.valueAccess(`/sessions/${encodeURIComponent(sessionId)}/attributes`);
+  }
+
+  private valueAccess(base: string): ValueAccess {
+    const at = (name: string) => `${base}/${encodeURIComponent(name)}`;
+    const write = async (method: string, path: string, body: unknown) =>
+      (await this.json(method, path, { body, contentType: 'application/json' })).body as AttributeValue;
+    return {
+      names: async () => ((await this.json('GET', base, {})).body as { names: string[] }).names,
+      get: async (name, options = {}) =>
+        (await this.json('GET', at(name), { query: { metadata: options.metadata ? 'true' : undefined } }))
+          .body as AttributeValue,
+      exists: async (name) =>
+        ((await this.json('GET', `${at(name)}/exists`, {})).body as { exists: boolean }).exists,
+      create: (name, value, expiry = {}) => write('POST', base, { name, value, ...expiry }),
+      update: (name, value, expiry = {}) => write('PATCH', at(name), { value, ...expiry }),
+      set: (name, value, expiry = {}) => write('PUT', at(name), { value, ...expiry }),
+      delete: async (name) => {
+        await this.json('DELETE', at(name), {});
+      },
+      many: async (batch) =>
+        (
+          (await this.json('POST', `${base}/_many`, { body: batch, contentType: 'application/json' }))
+            .body as ValueBatchResult
+        ).results,
+    };
   }
 
   private async json(method: string, path: string, request: Request) {

@@ -55,9 +55,10 @@ export interface paths {
     post?: never;
     /**
      * Delete an attribute definition.
-     * @description A definition whose claim scopes release is not deleted (409 naming the scopes) unless
-     *     `force=true`, which first removes it from those scopes, so that no scope is left pointing at a
-     *     definition that does not exist.
+     * @description Predefined definitions (the standard set) cannot be deleted (409). A definition whose claim
+     *     scopes release is not deleted either (409 naming the scopes) unless `force=true`, which first
+     *     removes it from those scopes, so that no scope is left pointing at a definition that does not
+     *     exist.
      */
     delete: operations['delete-attributes-by-inum'];
     options?: never;
@@ -108,6 +109,231 @@ export interface paths {
      *     A deleted definition keeps its history.
      */
     get: operations['get-attributes-history-by-inum'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/attributes/schema': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The JSON Schema (draft 2020-12) of attribute values, derived from the active definitions.
+     * @description One property per attribute the audience may view or edit: its type from `dataType` (numeric as
+     *     number, boolean, generalizedTime as a date-time string, json as any JSON value, binary and
+     *     certificate as base64), an array when multi-valued, `minLength`/`maxLength` and the definition's
+     *     regexp as an anchored `pattern` (a whole-value match, run in linear time), `readOnly` where the
+     *     audience may not edit, `writeOnly` where it may edit but not view. Every value write of the
+     *     values API is checked with exactly this schema. `audience=admin` needs an admin scope.
+     */
+    get: operations['get-attributes-schema'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/users/{userInum}/attributes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+      };
+      cookie?: never;
+    };
+    /**
+     * Names of the user's attribute values (names).
+     * @description The attributes that have a value, not expired, that the caller may view. An admin token (a user-attribute scope) sees what admins may view; the user's own token (its `sub` is the inum, no admin scope) what users may view.
+     */
+    get: operations['get-user-attribute-names'];
+    put?: never;
+    /**
+     * Create a value (fails when the attribute already has one).
+     * @description The value is checked against the value schema of the caller's audience (see
+     *     `get-attributes-schema`); an attribute without an active definition is refused with 400.
+     */
+    post: operations['post-user-attribute'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/users/{userInum}/attributes/_many': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * One operation on several attributes (create, update, set, delete, get or exists).
+     * @description Each item is answered on its own, with the status the single operation would have had. The
+     *     valid writes are applied together, in one directory change. Scopes are those of the single
+     *     operation (read for get and exists, write for create, update and set, delete for delete).
+     */
+    post: operations['post-user-attributes-many'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/users/{userInum}/attributes/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    /** Read a value (optionally with its metadata). */
+    get: operations['get-user-attribute'];
+    /** Set a value (create or update). */
+    put: operations['put-user-attribute'];
+    post?: never;
+    /** Delete a value. */
+    delete: operations['delete-user-attribute'];
+    options?: never;
+    head?: never;
+    /** Update a value (fails with 404 when there is none). */
+    patch: operations['patch-user-attribute'];
+    trace?: never;
+  };
+  '/users/{userInum}/attributes/{name}/exists': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    /** Whether the attribute has a value (not expired). */
+    get: operations['get-user-attribute-exists'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/sessions/{sessionId}/attributes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+      };
+      cookie?: never;
+    };
+    /**
+     * Names of the session's attribute values (names).
+     * @description The attributes that have a value, not expired, that the caller may view. An admin token (a session-attribute scope) sees what admins may view; the token of the session's user (its `sub` is the user's inum, no admin scope) what users may view.
+     */
+    get: operations['get-session-attribute-names'];
+    put?: never;
+    /**
+     * Create a value (fails when the attribute already has one).
+     * @description The value is checked against the value schema of the caller's audience (see
+     *     `get-attributes-schema`); an attribute without an active definition is refused with 400.
+     */
+    post: operations['post-session-attribute'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/sessions/{sessionId}/attributes/_many': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * One operation on several attributes (create, update, set, delete, get or exists).
+     * @description Each item is answered on its own, with the status the single operation would have had. The
+     *     valid writes are applied together, in one directory change. Scopes are those of the single
+     *     operation (read for get and exists, write for create, update and set, delete for delete).
+     */
+    post: operations['post-session-attributes-many'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/sessions/{sessionId}/attributes/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    /** Read a value (optionally with its metadata). */
+    get: operations['get-session-attribute'];
+    /** Set a value (create or update). */
+    put: operations['put-session-attribute'];
+    post?: never;
+    /** Delete a value. */
+    delete: operations['delete-session-attribute'];
+    options?: never;
+    head?: never;
+    /** Update a value (fails with 404 when there is none). */
+    patch: operations['patch-session-attribute'];
+    trace?: never;
+  };
+  '/sessions/{sessionId}/attributes/{name}/exists': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    /** Whether the attribute has a value (not expired). */
+    get: operations['get-session-attribute-exists'];
     put?: never;
     post?: never;
     delete?: never;
@@ -179,6 +405,76 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    /** @description A JSON Schema document (draft 2020-12). */
+    ValueJsonSchema: {
+      $schema: string;
+      title?: string;
+      type: string;
+      properties: {
+        [key: string]: Record<string, never>;
+      };
+      additionalProperties?: boolean;
+    };
+    Expiry: {
+      /** @description Seconds from now after which the value no longer exists. */
+      expiresIn?: number;
+      /** @description When the value stops existing (RFC 3339). Give expiresIn or expiresAt, not both. */
+      expiresAt?: string;
+    };
+    /** @description A value (an array for a multi-valued attribute) and an optional expiry. */
+    ValueInput: {
+      /** @description The value, as the value schema describes it. */
+      value: unknown;
+    } & components['schemas']['Expiry'];
+    NamedValueInput: {
+      name: string;
+      /** @description The value, as the value schema describes it. */
+      value: unknown;
+    } & components['schemas']['Expiry'];
+    ValueMetadata: {
+      /** @description When the value was first set through this service. */
+      created?: string;
+      /** @description When it was last set. */
+      updated?: string;
+      expiresAt?: string;
+      /** @description The value is stored encrypted. */
+      encrypted: boolean;
+    };
+    AttributeValue: {
+      name: string;
+      /** @description The value (an array for a multi-valued attribute). */
+      value: unknown;
+      metadata?: components['schemas']['ValueMetadata'];
+    };
+    AttributeNames: {
+      names: string[];
+    };
+    AttributeExists: {
+      name: string;
+      exists: boolean;
+    };
+    ValueBatch: {
+      /** @enum {string} */
+      op: 'create' | 'update' | 'set' | 'delete' | 'get' | 'exists';
+      /** @description For get: also return each value's metadata. */
+      metadata?: boolean;
+      items: ({
+        name: string;
+        /** @description For create, update and set. */
+        value?: unknown;
+      } & components['schemas']['Expiry'])[];
+    };
+    ValueBatchResult: {
+      results: {
+        name: string;
+        /** @description What the single operation would have answered. */
+        status: number;
+        value?: unknown;
+        exists?: boolean;
+        metadata?: components['schemas']['ValueMetadata'];
+        error?: components['schemas']['ApiError'];
+      }[];
+    };
     ApiError: {
       code: string;
       message: string;
@@ -266,6 +562,8 @@ export interface components {
      * @description A definition as clients send it. Enumerated values are accepted in any case (`STRING`,
      *     `Active`). Unknown fields, `dn`, `baseDn` and the derived flags are ignored.
      *     `jansMultivaluedAttr` is accepted as another name for `oxMultiValuedAttribute`.
+     *     `predefined` is set by the service only and ignored here. `oxMultiValuedAttribute` can go from
+     *     false to true but not back (409).
      */
     JansAttributeInput: {
       inum?: string;
@@ -294,6 +592,11 @@ export interface components {
       jansMultivaluedAttr?: boolean | null;
       jansHideOnDiscovery?: boolean | null;
       required?: boolean | null;
+      /**
+       * @description Values of this attribute are stored encrypted (AES-256-GCM). Turning it on or off re-encrypts
+       *     or decrypts the stored values.
+       */
+      encrypted?: boolean | null;
       attributeValidation?: components['schemas']['AttributeValidation'] | null;
     };
     RoleListInput: string[] | null;
@@ -331,6 +634,13 @@ export interface components {
       oxMultiValuedAttribute: boolean;
       jansHideOnDiscovery?: boolean;
       required?: boolean;
+      /** @description Values are stored encrypted at rest. */
+      encrypted?: boolean;
+      /**
+       * @description Part of the standard set shipped with the service: cannot be deleted or renamed. Set by the
+       *     seed only; ignored in request bodies. Left out when false.
+       */
+      readonly predefined?: boolean;
       /** @description Always false; kept for compatibility. */
       custom: boolean;
       attributeValidation?: components['schemas']['AttributeValidation'];
@@ -399,8 +709,11 @@ export interface components {
       };
     };
     /**
-     * @description Another definition already has this name or releases this claim; a JSON Patch `test` failed; the
-     *     definition is used by scopes (DELETE without force); or the schema could not be extended.
+     * @description Another definition already has this name or releases this claim, a JSON Patch `test` failed, the
+     *     definition is used by scopes (DELETE without force), the schema could not be extended, a
+     *     predefined definition was to be deleted or renamed, a multi-valued one to become single-valued, or (for values) the value is
+     *     present or absent when the operation needs the opposite, or the entry kept changing under a write
+     *     made by another process (retry it).
      */
     Conflict: {
       headers: {
@@ -450,6 +763,14 @@ export interface components {
     };
   };
   parameters: {
+    /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+    UserInum: string;
+    /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+    SessionId: string;
+    /** @description The attribute's name, as its definition has it (any case). */
+    AttributeName: string;
+    /** @description Also return created, updated, expiresAt and encrypted. */
+    Metadata: boolean;
     /** @description Apply the change only if the definition still has one of these ETags (`*`, any). */
     IfMatch: string;
   };
@@ -760,6 +1081,578 @@ export interface operations {
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
       403: components['responses']['Forbidden'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-attributes-schema': {
+    parameters: {
+      query?: {
+        audience?: 'user' | 'admin';
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The schema. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ValueJsonSchema'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-user-attribute-names': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The names, sorted. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeNames'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'post-user-attribute': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['NamedValueInput'];
+      };
+    };
+    responses: {
+      /** @description Created. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeValue'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'post-user-attributes-many': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ValueBatch'];
+      };
+    };
+    responses: {
+      /** @description One result per item, in the order of the items. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ValueBatchResult'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-user-attribute': {
+    parameters: {
+      query?: {
+        /** @description Also return created, updated, expiresAt and encrypted. */
+        metadata?: components['parameters']['Metadata'];
+      };
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The value, decrypted when the definition is encrypted. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeValue'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'put-user-attribute': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ValueInput'];
+      };
+    };
+    responses: {
+      /** @description Updated. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeValue'];
+        };
+      };
+      /** @description Created. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeValue'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'delete-user-attribute': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'patch-user-attribute': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ValueInput'];
+      };
+    };
+    responses: {
+      /** @description Updated. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeValue'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-user-attribute-exists': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The answer. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeExists'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-session-attribute-names': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The names, sorted. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeNames'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'post-session-attribute': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['NamedValueInput'];
+      };
+    };
+    responses: {
+      /** @description Created. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeValue'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'post-session-attributes-many': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ValueBatch'];
+      };
+    };
+    responses: {
+      /** @description One result per item, in the order of the items. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ValueBatchResult'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-session-attribute': {
+    parameters: {
+      query?: {
+        /** @description Also return created, updated, expiresAt and encrypted. */
+        metadata?: components['parameters']['Metadata'];
+      };
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The value, decrypted when the definition is encrypted. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeValue'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'put-session-attribute': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ValueInput'];
+      };
+    };
+    responses: {
+      /** @description Updated. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeValue'];
+        };
+      };
+      /** @description Created. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeValue'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'delete-session-attribute': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'patch-session-attribute': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ValueInput'];
+      };
+    };
+    responses: {
+      /** @description Updated. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeValue'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['TooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-session-attribute-exists': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+        /** @description The attribute's name, as its definition has it (any case). */
+        name: components['parameters']['AttributeName'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The answer. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttributeExists'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
       503: components['responses']['Unavailable'];
     };
   };

@@ -10,6 +10,9 @@ export const STANDARD_LDIF = ['base.ldif', 'attributes.ldif', 'scopes.ldif'].map
   fileURLToPath(new URL(`../../ldif/${f}`, import.meta.url)),
 );
 
+/** Demo users and a session, for the quick start: loaded into a new embedded directory only. */
+export const DEMO_LDIF = fileURLToPath(new URL('../../ldif/demo-users.ldif', import.meta.url));
+
 export interface SeedReport {
   added: string[];
   unchanged: string[];

@@ -174,6 +174,9 @@ olcDbIndex: jansClaimName eq
 olcDbIndex: jansStatus eq
 olcDbIndex: jansClaim eq
 olcDbIndex: registryAuditTarget eq
+olcDbIndex: registryValueNextExpiry eq,pres
+olcDbIndex: registrySessionId eq
+olcDbIndex: registrySessionUser eq
 olcDbIndex: entryCSN eq
 olcDbIndex: entryUUID eq
 olcAccess: to * by anonymous auth by * none

@@ -10,7 +10,10 @@ import { parsePaging, type ListParams } from '../attributes/query.js';
 import type { ScopeService } from '../attributes/scopes.js';
 import type { AttributeService, Change } from '../attributes/service.js';
 import { AppError, BadRequestError, UnsupportedMediaTypeError } from '../errors.js';
+import type { ValueService } from '../values/service.js';
+import type { ValueSchemas } from '../values/value-schema.js';
 import { API_ROOT } from './openapi.js';
+import { valueHandlers } from './values.js';
 
 export interface ApiDependencies {
   document: Document;
@@ -19,6 +22,9 @@ export interface ApiDependencies {
   verifier: TokenVerifier;
   audit: AuditStore;
   maxPageSize: number;
+  /** The values API (users and sessions) and the value schema. */
+  values: ValueService;
+  valueSchemas: ValueSchemas;
 }
 
 /** Names what is wrong from the first schema violation, e.g. "limit must be <= 200". */
@@ -53,6 +59,8 @@ export async function createApi({
   verifier,
   audit,
   maxPageSize,
+  values,
+  valueSchemas,
 }: ApiDependencies): Promise<OpenAPIBackend> {
   const api = new OpenAPIBackend({
     definition: structuredClone(document),
@@ -113,6 +121,7 @@ export async function createApi({
   };
 
   api.register({
+    ...valueHandlers(values, valueSchemas),
     'get-attributes': async (c: Context, ctx: KoaContext) => {
       const params = c.request.query as ListParams;
       const page = await service.list(params);

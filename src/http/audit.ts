@@ -26,6 +26,8 @@ export function auditWrites(store: AuditStore, log: Logger): Koa.Middleware {
     const operation = ctx.state.operationId as string | undefined;
     const principal = ctx.state.principal as Principal | undefined;
     if (!operation || !WRITES.has(ctx.method) || !principal || ctx.status === 401) return;
+    // The trail is of definitions; value writes (users, sessions) are not recorded in it.
+    if (!/\/api\/v1\/attributes(\/|$)/.test(ctx.path)) return;
 
     const change = ctx.state.change as Change | undefined;
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;

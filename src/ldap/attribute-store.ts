@@ -58,6 +58,8 @@ export const LDAP_NAMES: Record<StoredField, string> = {
   oxMultiValuedAttribute: 'jansMultivaluedAttr',
   jansHideOnDiscovery: 'jansHideOnDiscovery',
   required: 'jansRequired',
+  encrypted: 'registryAttrEncrypted',
+  predefined: 'registryAttrPredefined',
   attributeValidation: 'jansValidation',
 };
 
@@ -66,10 +68,13 @@ const FIELD_BY_LDAP_NAME = new Map(
 );
 
 /**
- * `jansRequired` is not in Janssen's jansAttr object class; this project's auxiliary class allows it.
- * The class is present exactly when the entry carries `jansRequired`.
+ * `jansRequired`, `encrypted` and `predefined` are not in Janssen's jansAttr object class; this project's
+ * auxiliary class allows them. The class is present exactly when the entry carries one of them.
  */
 const EXTENSION_CLASS = 'jansAttrRegistryExt';
+const EXTENSION_FIELDS = ['required', 'encrypted', 'predefined'] as const;
+const usesExtension = (d: AttributeDefinition) => EXTENSION_FIELDS.some((f) => d[f] !== undefined);
+const EXTENSION_LDAP_NAMES = new Set(EXTENSION_FIELDS.map((f) => LDAP_NAMES[f]));
 const IS_DEFINITION = new EqualityFilter({ attribute: 'objectClass', value: 'jansAttr' });
 /** User attributes plus the change sequence number that versions the entry. */
 const READ_ATTRIBUTES = ['*', 'entryCSN'];
@@ -145,7 +150,7 @@ export class LdapAttributeStore implements AttributeStore {
 
   async create(definition: AttributeDefinition): Promise<boolean> {
     const attributes: Record<string, string[]> = { objectClass: ['top', 'jansAttr'] };
-    if (definition.required !== undefined) attributes.objectClass?.push(EXTENSION_CLASS);
+    if (usesExtension(definition)) attributes.objectClass?.push(EXTENSION_CLASS);
     for (const [ldapName, values] of toLdapValues(definition)) {
       if (values.length > 0) attributes[ldapName] = values;
     }
@@ -166,14 +171,14 @@ export class LdapAttributeStore implements AttributeStore {
   }
 
   async replace(current: StoredAttribute, definition: AttributeDefinition): Promise<void> {
-    const had = current.definition.required !== undefined;
-    const has = definition.required !== undefined;
+    const had = usesExtension(current.definition);
+    const has = usesExtension(definition);
     const changes: Change[] = [];
     if (has && !had) changes.push(change('add', 'objectClass', [EXTENSION_CLASS]));
     for (const [ldapName, values] of toLdapValues(definition)) {
       if (ldapName === LDAP_NAMES.inum) continue;
-      // A directory made by Janssen has no jansRequired type at all: leave it out unless it is in use.
-      if (ldapName === LDAP_NAMES.required && !had && !has) continue;
+      // A directory made by Janssen has no extension types at all: leave them out unless in use.
+      if (EXTENSION_LDAP_NAMES.has(ldapName) && !had && !has) continue;
       changes.push(change('replace', ldapName, values));
     }
     if (had && !has) changes.push(change('delete', 'objectClass', [EXTENSION_CLASS]));

@@ -80,6 +80,7 @@ export class Directory {
       }
       return await operation(this.observed(pooled.client));
     } catch (error) {
+      if (error instanceof DirectoryUnavailableError) throw error;
       if (
         error instanceof ResultCodeError &&
         !(error instanceof BusyError || error instanceof UnavailableError)

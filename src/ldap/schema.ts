@@ -7,7 +7,7 @@ import {
   ResultCodeError,
 } from 'ldapts';
 import type { PersonSchema, SchemaGap, WantedType } from '../attributes/store.js';
-import { BadRequestError, SchemaChangeRefusedError } from '../errors.js';
+import { BadRequestError, DirectoryUnavailableError, SchemaChangeRefusedError } from '../errors.js';
 import type { Directory } from './directory.js';
 
 export interface SchemaElement {
@@ -183,7 +183,9 @@ export class LdapPersonSchema implements PersonSchema {
     try {
       const change = await this.change(type, schema, config);
       await config.run((c) => c.modify(change.dn, change.changes));
-    } catch (error) {
+    } catch (thrown) {
+      // A refused bind reaches here as "directory unavailable"; what matters is why.
+      const error = thrown instanceof DirectoryUnavailableError ? thrown.cause : thrown;
       if (error instanceof InsufficientAccessError || error instanceof InvalidCredentialsError) {
         throw new SchemaChangeRefusedError(
           'The directory refused the schema change: the configured cn=config account may not change the schema.',
@@ -192,7 +194,7 @@ export class LdapPersonSchema implements PersonSchema {
       if (error instanceof ResultCodeError) {
         throw new SchemaChangeRefusedError(`The directory refused the schema change: ${error.message}`);
       }
-      throw error;
+      throw thrown;
     }
   }
 

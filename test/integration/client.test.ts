@@ -2,6 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { API_ROOT, ApiError, AttributesClient, type JansAttributeInput } from '../../src/index.js';
 import { SCOPE, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
 /** Runs `action` and returns the ApiError it must throw. */
 async function apiError(action: () => Promise<unknown>): Promise<ApiError> {
@@ -303,6 +304,38 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
       const forbidden = await apiError(() => reader.create(definition()));
       expect(forbidden.status).to.equal(403);
       expect(forbidden.description).to.include(SCOPE.write);
+    });
+  });
+
+  describe('values (user and session attribute operations, get-attributes-schema)', () => {
+    it('runs every value operation of a user and a session', async () => {
+      const token = app.issuer.token(Object.values(VALUE_SCOPE));
+      const values = new AttributesClient({ baseUrl: app.service.url, token });
+      const inum = await newUser(directory.slapd);
+      const user = values.userValues(inum);
+      expect(await user.create('nickname', 'Kit', { expiresIn: 3600 })).to.deep.equal({
+        name: 'nickname',
+        value: 'Kit',
+      });
+      expect((await apiError(() => user.create('nickname', 'again'))).status).to.equal(409);
+      expect((await user.update('nickname', 'Kat', { expiresIn: 3600 })).value).to.equal('Kat');
+      expect((await user.set('locale', 'fr')).value).to.equal('fr');
+      const read = await user.get('nickname', { metadata: true });
+      expect(read.metadata?.expiresAt).to.be.a('string');
+      expect(await user.exists('locale')).to.equal(true);
+      expect(await user.names()).to.include.members(['nickname', 'locale']);
+      await user.delete('locale');
+      expect(await user.exists('locale')).to.equal(false);
+      const results = await user.many({ op: 'get', items: [{ name: 'nickname' }, { name: 'locale' }] });
+      expect(results.map((r) => r.status)).to.deep.equal([200, 404]);
+
+      const session = values.sessionValues(await newSession(directory.slapd, inum));
+      await session.set('nickname', 'in session');
+      expect((await session.get('nickname')).value).to.equal('in session');
+      expect((await user.get('nickname')).value).to.equal('Kat');
+
+      const schema = await values.valueSchema('admin');
+      expect(schema.properties).to.have.property('nickname');
     });
   });
 

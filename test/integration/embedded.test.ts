@@ -100,7 +100,28 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
         body: JSON.stringify([{ op: 'add', path: '/claims/-', value: custom.body.dn }]),
       });
       expect(released.status).to.equal(200);
-      expect((await get(first.url, '/attributes/08E2', bearer, { method: 'DELETE' })).status).to.equal(204);
+      const alice = spawnSync('npm', ['run', '-s', 'token', '--', '--scope', '', '--sub', 'demo-alice'], {
+        cwd: ROOT,
+        env: { ...process.env, DATA_DIR: dataDir },
+        encoding: 'utf8',
+      }).stdout.trim();
+      const own = await get(first.url, '/users/demo-alice/attributes/nickname', alice);
+      expect(own.body, 'the demo users are seeded, and reachable with their own token').to.deep.equal({
+        name: 'nickname',
+        value: 'Ali',
+      });
+      expect((await get(first.url, '/users/demo-bob/attributes/nickname', alice)).status).to.equal(403);
+      expect((await get(first.url, '/users/demo-bob/attributes/locale', bearer)).body.value).to.equal(
+        'en-GB',
+      );
+      const predefined = await get(first.url, '/attributes/08E2', bearer, { method: 'DELETE' });
+      expect(predefined.status, 'the standard set cannot be deleted').to.equal(409);
+      const retitled = await get(first.url, '/attributes/08E2', bearer, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json-patch+json' },
+        body: JSON.stringify([{ op: 'replace', path: '/displayName', value: 'Department' }]),
+      });
+      expect(retitled.status).to.equal(200);
       const readOnly = token('https://jans.io/oauth/config/attributes.readonly');
       expect((await get(first.url, '/attributes/6EEB', readOnly, { method: 'DELETE' })).status).to.equal(403);
       slapdPid = Number((await readFile(join(dataDir, 'run', 'slapd.pid'), 'utf8')).trim());
@@ -121,10 +142,10 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
       });
       expect(again.status, 'the extended schema and the definition are kept').to.equal(409);
       expect(
-        (await get(second.url, '/attributes/08E2', bearer)).status,
-        'a deleted seed entry stays deleted',
-      ).to.equal(404);
-      expect((await get(second.url, '/attributes?limit=0', bearer)).body.totalEntriesCount).to.equal(72);
+        (await get(second.url, '/attributes/08E2', bearer)).body.displayName,
+        'a changed seed entry stays changed',
+      ).to.equal('Department');
+      expect((await get(second.url, '/attributes?limit=0', bearer)).body.totalEntriesCount).to.equal(73);
     } finally {
       expect(await stop(second.child)).to.equal(0);
     }

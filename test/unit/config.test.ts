@@ -45,7 +45,31 @@ describe('loadConfig', () => {
       introspectionCacheTtlSec: 60,
       devTokens: true,
       logLevel: 'info',
+      valueKeys: undefined,
+      valueWriteKeyId: undefined,
+      valuePurgeIntervalSec: 60,
+      valueSchemaMaxAgeMs: 5000,
     });
+  });
+
+  it('reads value encryption keys by id, writing with the first unless told, and refuses bad ones without echoing them', () => {
+    const a = Buffer.alloc(32, 1).toString('base64');
+    const b = Buffer.alloc(32, 2).toString('base64');
+    const config = loadConfig({ VALUE_ENCRYPTION_KEYS: `old:${a}, new:${b}` });
+    expect([...(config.valueKeys?.keys() ?? [])]).to.deep.equal(['old', 'new']);
+    expect(config.valueWriteKeyId).to.equal('old');
+    expect(
+      loadConfig({ VALUE_ENCRYPTION_KEYS: `old:${a},new:${b}`, VALUE_ENCRYPTION_WRITE_KEY: 'new' })
+        .valueWriteKeyId,
+    ).to.equal('new');
+    const short = Buffer.alloc(16, 3).toString('base64');
+    const tooShort = problem({ VALUE_ENCRYPTION_KEYS: `k:${short}` });
+    expect(tooShort).to.contain('32 bytes').and.not.contain(short);
+    expect(problem({ VALUE_ENCRYPTION_KEYS: a })).to.contain('<id>:<base64 key>');
+    expect(problem({ VALUE_ENCRYPTION_KEYS: `k:${a},k:${b}` })).to.contain('twice');
+    expect(problem({ VALUE_ENCRYPTION_KEYS: `k:${a}`, VALUE_ENCRYPTION_WRITE_KEY: 'other' })).to.contain(
+      'VALUE_ENCRYPTION_WRITE_KEY',
+    );
   });
 
   it('reads settings, trimming blanks and treating blank values as unset', () => {

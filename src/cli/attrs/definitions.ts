@@ -49,7 +49,8 @@ const ENUMS: string[] = ['name', ...STRING_FIELDS.filter((f) => enumOf(f))];
 const TEXT: string[] = STRING_FIELDS.filter((f) => f !== 'name' && !enumOf(f));
 /** Role lists: sets, in any case. */
 const LISTS = LIST_FIELDS;
-const BOOLEANS = BOOLEAN_FIELDS;
+/** `predefined` is the service's to set; an import cannot differ in it. */
+const BOOLEANS = BOOLEAN_FIELDS.filter((f) => f !== 'predefined');
 
 const absent = (v: unknown) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length);
 

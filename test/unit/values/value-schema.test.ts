@@ -1,0 +1,102 @@
+import { expect } from 'chai';
+import type { AttributeDefinition } from '../../../src/attributes/definition.js';
+import { compileValueSchema, deriveValueSchema, ValueSchemas } from '../../../src/values/value-schema.js';
+
+const definition = (name: string, fields: Partial<AttributeDefinition> = {}): AttributeDefinition => ({
+  inum: name,
+  name,
+  displayName: name,
+  dataType: 'string',
+  status: 'active',
+  editType: ['admin', 'user'],
+  viewType: ['admin', 'user'],
+  ...fields,
+});
+
+describe('value schema', () => {
+  it('derives types, arrays, lengths and an anchored pattern from the definitions', () => {
+    const schema = deriveValueSchema(
+      [
+        definition('code', { attributeValidation: { minLength: 2, maxLength: 4, regexp: '[A-Z]+' } }),
+        definition('age', { dataType: 'numeric' }),
+        definition('ok', { dataType: 'boolean' }),
+        definition('since', { dataType: 'generalizedTime' }),
+        definition('blob', { dataType: 'json' }),
+        definition('cert', { dataType: 'certificate' }),
+        definition('tags', { oxMultiValuedAttribute: true }),
+        definition('old', { status: 'inactive' }),
+      ],
+      'admin',
+    );
+    const p = schema.properties as Record<string, Record<string, unknown>>;
+    expect(schema.$schema).to.equal('https://json-schema.org/draft/2020-12/schema');
+    expect(schema.additionalProperties).to.equal(false);
+    expect(p.code).to.include({ type: 'string', minLength: 2, maxLength: 4, pattern: '^(?:[A-Z]+)$' });
+    expect(p.age).to.include({ type: 'number' });
+    expect(p.ok).to.include({ type: 'boolean' });
+    expect(p.since).to.include({ type: 'string', format: 'date-time' });
+    expect(p.cert).to.include({ contentEncoding: 'base64' });
+    expect(p.tags).to.deep.include({
+      type: 'array',
+      items: { type: 'string' },
+      minItems: 1,
+      uniqueItems: true,
+    });
+    expect(p).to.not.have.property('old');
+    expect(p.blob).to.not.have.property('type');
+  });
+
+  it('marks readOnly and writeOnly by audience, and leaves out what the audience can neither see nor set', () => {
+    const defs = [
+      definition('shown', { editType: ['admin'], viewType: ['admin', 'user'] }),
+      definition('secret', { editType: ['user'], viewType: ['admin'] }),
+      definition('adminOnly', { editType: ['admin'], viewType: ['admin'] }),
+    ];
+    const user = deriveValueSchema(defs, 'user').properties as Record<string, Record<string, unknown>>;
+    expect(user.shown?.readOnly).to.equal(true);
+    expect(user.secret?.writeOnly).to.equal(true);
+    expect(user).to.not.have.property('adminOnly');
+    const admin = deriveValueSchema(defs, 'admin').properties as Record<string, Record<string, unknown>>;
+    expect(admin.secret?.readOnly).to.equal(true);
+    expect(admin.adminOnly?.readOnly).to.equal(undefined);
+  });
+
+  it('checks a catastrophic pattern in linear time and makes an RE2-incompatible one read-only', () => {
+    const compiled = compileValueSchema(
+      deriveValueSchema(
+        [
+          definition('evil', { attributeValidation: { regexp: '(a+)+' } }),
+          definition('backref', { attributeValidation: { regexp: '(a)\\1' } }),
+        ],
+        'admin',
+      ),
+    );
+    expect(compiled.check('evil', `${'a'.repeat(100_000)}!`)).to.contain('must match pattern');
+    expect(compiled.check('evil', 'aaa')).to.equal(undefined);
+    expect(compiled.property('backref')?.readOnly).to.equal(true);
+    expect(compiled.check('unknown', 'x')).to.contain('not an attribute');
+  });
+
+  it('rebuilds on invalidate and when older than its maximum age, sharing one rebuild', async () => {
+    let loads = 0;
+    let now = 0;
+    const schemas = new ValueSchemas(
+      async () => {
+        loads++;
+        return [definition(`n${loads}`)];
+      },
+      1000,
+      () => now,
+    );
+    await Promise.all([schemas.for('admin'), schemas.for('user')]);
+    expect(loads).to.equal(1);
+    now = 500;
+    await schemas.for('admin');
+    expect(loads).to.equal(1);
+    now = 2000;
+    await Promise.all([schemas.for('admin'), schemas.for('admin')]);
+    expect(loads).to.equal(2);
+    schemas.invalidate();
+    expect((await schemas.for('admin')).property('n3')).to.not.equal(undefined);
+  });
+});
