@@ -22,6 +22,7 @@
 #   LDAP_PORT            TCP port of ldap:// (default 1389; unprivileged)
 #   SLAPD_LOG_LEVEL      slapd -d level (default stats; none for quiet)
 #   LDIF_DIR             where the project's ldif/ directory is mounted (default /ldif)
+#   LDAP_LDAPI_URL       the local-administration socket (default ldapi:///, i.e. /run/slapd/ldapi)
 #   LDAP_DATA_DIR        configuration and database (default /var/lib/openldap, a volume)
 #   LDAP_SEED            true (default) loads base.ldif, attributes.ldif and scopes.ldif on the first start;
 #                        false starts with an empty o=jans (for a provider that replicates the seed)
@@ -36,6 +37,7 @@ SUFFIX='o=jans' # fixed: base.ldif and attributes.ldif are written for o=jans
 LDAP_PORT="${LDAP_PORT:-1389}"
 SLAPD_LOG_LEVEL="${SLAPD_LOG_LEVEL:-stats}"
 LDIF_DIR="${LDIF_DIR:-/ldif}"
+LDAP_LDAPI_URL="${LDAP_LDAPI_URL:-ldapi:///}"
 LDAP_DATA_DIR="${LDAP_DATA_DIR:-/var/lib/openldap}"
 LDAP_SEED="${LDAP_SEED:-true}"
 LDAP_PEER_URLS="${LDAP_PEER_URLS:-}"
@@ -213,6 +215,10 @@ olcDbIndex: jansAttrName eq
 olcDbIndex: jansClaimName eq
 olcDbIndex: jansStatus eq
 olcDbIndex: jansClaim eq
+olcDbIndex: registryAuditTarget eq
+olcDbIndex: registryValueNextExpiry eq,pres
+olcDbIndex: registrySessionId eq
+olcDbIndex: registrySessionUser eq
 ${replication_index_lines}olcAccess: to * by dn.exact="$peer" manage by anonymous auth by * none
 $syncrepl_lines
 dn: olcOverlay={0}unique,olcDatabase={1}mdb,cn=config
@@ -248,4 +254,4 @@ else
   log "using the existing configuration and database in $LDAP_DATA_DIR"
 fi
 
-exec slapd -d "$SLAPD_LOG_LEVEL" -h "ldap://:$LDAP_PORT/ ldapi:///" -F "$config_dir"
+exec slapd -d "$SLAPD_LOG_LEVEL" -h "ldap://:$LDAP_PORT/ $LDAP_LDAPI_URL" -F "$config_dir"

@@ -1,0 +1,121 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { Client } from 'ldapts';
+import { freePort, type RunningSlapd } from '../../src/directory/slapd.js';
+import { SCOPE, call, startTestApp, tempDir, uniqueName } from './harness.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PASSWORD = 'entrypoint-test-password';
+
+/**
+ * The openldap container's entrypoint, run as a plain process (there is no container engine here): it
+ * builds the directory the compose file gives the registry, with the same schema, seed and overlays.
+ */
+describe('the openldap container entrypoint, run without a container', () => {
+  let dataDir: string;
+  let env: NodeJS.ProcessEnv;
+  let url: string;
+  let ldapi: string;
+
+  before(async () => {
+    dataDir = await tempDir('entrypoint');
+    const port = await freePort();
+    url = `ldap://127.0.0.1:${port}`;
+    ldapi = `ldapi://${encodeURIComponent(join(dataDir, 'ldapi'))}`;
+    env = {
+      PATH: `${process.env.PATH ?? ''}:/usr/sbin`,
+      LDAP_ADMIN_PASSWORD: PASSWORD,
+      LDAP_PORT: String(port),
+      LDIF_DIR: join(ROOT, 'ldif'),
+      LDAP_DATA_DIR: join(dataDir, 'openldap'),
+      LDAP_LDAPI_URL: ldapi,
+      SLAPD_LOG_LEVEL: 'none',
+    };
+  });
+  after(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** Starts the entrypoint and waits until its slapd answers on the port. */
+  async function start(): Promise<{ child: ChildProcess; log: () => string }> {
+    const child = spawn('sh', [join(ROOT, 'docker/openldap/entrypoint.sh')], { env });
+    let log = '';
+    child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    for (let attempt = 0; attempt < 200; attempt++) {
+      if (child.exitCode !== null) throw new Error(`the entrypoint exited: ${log}`);
+      const client = new Client({ url, connectTimeout: 200, timeout: 500 });
+      const answered = await client.search('', { scope: 'base' }).then(
+        () => true,
+        () => false,
+      );
+      await client.unbind().catch(() => undefined);
+      if (answered) return { child, log: () => log };
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill('SIGKILL');
+    throw new Error(`slapd did not answer on ${url}: ${log}`);
+  }
+
+  async function stop(child: ChildProcess): Promise<void> {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  const directory = () => ({ url, bindDn: 'cn=admin,o=jans', password: PASSWORD }) as RunningSlapd;
+
+  it('builds the seeded directory, passes its health check, and serves the registry', async () => {
+    const first = await start();
+    try {
+      expect(first.log()).to.contain('loading');
+      const health = spawnSync(
+        'ldapsearch',
+        ['-Q', '-Y', 'EXTERNAL', '-H', ldapi, '-b', 'ou=attributes,o=jans', '-s', 'base', '-LLL', '1.1'],
+        { encoding: 'utf8' },
+      );
+      expect(health.status, health.stderr).to.equal(0);
+
+      const app = await startTestApp(directory(), { SCHEMA_CHECK: 'false' });
+      try {
+        const token = app.issuer.token([
+          SCOPE.read,
+          SCOPE.write,
+          'https://jans.io/oauth/config/scopes.readonly',
+        ]);
+        expect((await call(app, 'GET', '/attributes?limit=0', { token })).body.totalEntriesCount).to.equal(
+          71,
+        );
+        expect((await call(app, 'GET', '/scopes', { token })).body).to.have.length(5);
+        const name = uniqueName('ep');
+        const body = { name, displayName: 'Entrypoint', dataType: 'string' };
+        const replies = await Promise.all(
+          [1, 2, 3].map(() => call(app, 'POST', '/attributes', { token, body })),
+        );
+        expect(replies.map((r) => r.status).sort()).to.deep.equal([201, 409, 409]);
+      } finally {
+        await app.stop();
+      }
+    } finally {
+      await stop(first.child);
+    }
+
+    const second = await start();
+    try {
+      expect(second.log()).to.contain('using the existing configuration');
+      const app = await startTestApp(directory());
+      try {
+        const token = app.issuer.token([SCOPE.read]);
+        expect((await call(app, 'GET', '/attributes?limit=0', { token })).body.totalEntriesCount).to.equal(
+          72,
+        );
+      } finally {
+        await app.stop();
+      }
+    } finally {
+      await stop(second.child);
+    }
+  });
+});
