@@ -461,7 +461,7 @@ async function main(): Promise<void> {
     `slapd ${result.machine.slapd}. Load generator, service and slapd share the machine. ` +
     `${options.connections} connections / operations in flight, ${options.durationS} s per side and scenario ` +
     `after ${options.warmupS} s warm-up; service LOG_LEVEL=${options.logLevel}, LDAP pool ${options.poolSize} ` +
-    `(raw pool too), CACHE_MAX_AGE_MS default (1000). Latencies of successful operations only; ` +
+    `(raw pool too), INDEX_POLL_MS default (250). Latencies of successful operations only; ` +
     `req/s and ops/s count successful ones.\n`;
   process.stdout.write(`\n${header}\n${summaryTable(sizes)}\n\n${sizes.map(sizeTable).join('\n\n')}\n\n`);
   process.stdout.write(`Total ${totalSeconds.toFixed(1)} s. JSON: ${out}\n`);

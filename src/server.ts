@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
-import { CachedAttributeStore } from './attributes/cached-store.js';
+import { DefinitionIndex } from './attributes/definition-index.js';
+import { IndexedAttributeStore } from './attributes/indexed-store.js';
 import { AttributeService } from './attributes/service.js';
 import { TokenVerifier, type KeySource, type VerifierOptions } from './auth/bearer.js';
 import { devKeyPair } from './auth/dev-keys.js';
@@ -19,6 +20,7 @@ import { LdapAuditStore } from './ldap/audit-store.js';
 import { auditFailures } from './http/audit.js';
 import { Metrics } from './http/metrics.js';
 import { Directory } from './ldap/directory.js';
+import { IndexSync } from './ldap/index-sync.js';
 import { LdapPersonSchema } from './ldap/schema.js';
 
 export interface RunningService {
@@ -104,6 +106,7 @@ export async function startService(
     connectionsInUse: () => directory.connectionsInUse(),
     auditFailures: () => auditFailures.count,
   });
+  let sync: IndexSync | undefined;
   try {
     if (slapd && !existsSync(join(config.dataDir, SEEDED_MARKER))) {
       const report = await seed(directory, await readLdifFiles(STANDARD_LDIF));
@@ -117,9 +120,15 @@ export async function startService(
     const verifier = new TokenVerifier(await verifierOptions(config, log));
 
     const store = new LdapAttributeStore(directory);
-    const cached = new CachedAttributeStore(store, { maxAgeMs: config.cacheMaxAgeMs, maxEntries: 100_000 });
+    const index = new DefinitionIndex();
+    sync = new IndexSync(directory, store, index, {
+      pollMs: config.indexPollMs,
+      changeLog: config.ldapChangeLog,
+      log,
+    });
+    sync.start();
     const service = new AttributeService(
-      cached,
+      new IndexedAttributeStore(store, index),
       new LdapPersonSchema(directory, config.personObjectClasses),
       {
         maxPageSize: config.maxPageSize,
@@ -157,11 +166,13 @@ export async function startService(
         const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await drained;
         clearTimeout(deadline);
+        await sync?.stop();
         await directory.close();
         await slapd?.stop();
       },
     };
   } catch (error) {
+    await sync?.stop();
     await directory.close();
     await slapd?.stop();
     throw error;

@@ -32,6 +32,7 @@ import type { AttributeStore } from '../attributes/store.js';
 import { BadRequestError, ConcurrentChangeError, ConflictError } from '../errors.js';
 import { AssertionControl } from './assertion-control.js';
 import { NameClaims } from './name-claims.js';
+import { PostReadControl } from './post-read-control.js';
 import type { Directory } from './directory.js';
 
 /** Janssen's LDAP attribute for each persisted JSON field. */
@@ -143,7 +144,29 @@ export class LdapAttributeStore implements AttributeStore {
     );
   }
 
-  async create(definition: AttributeDefinition): Promise<boolean> {
+  /** Every definition, read a page at a time so that only one page of raw entries is held at once. */
+  async readAll(): Promise<StoredAttribute[]> {
+    return this.directory.paged(async (c) => {
+      const all: StoredAttribute[] = [];
+      const pages = await c.searchPaginated(this.container, {
+        scope: 'one',
+        filter: IS_DEFINITION,
+        attributes: READ_ATTRIBUTES,
+        paged: { pageSize: 1000 },
+      });
+      for await (const page of pages) for (const entry of page.searchEntries) all.push(fromEntry(entry));
+      return all;
+    });
+  }
+
+  /** The entry as a write left it: from the post-read control, or read again if the server ignored it. */
+  private async written(dn: string, control: PostReadControl): Promise<StoredAttribute> {
+    const stored = control.entry ? fromEntry(control.entry) : await this.read(dn);
+    if (!stored) throw new ConcurrentChangeError();
+    return stored;
+  }
+
+  async create(definition: AttributeDefinition): Promise<StoredAttribute | undefined> {
     const attributes: Record<string, string[]> = { objectClass: ['top', 'jansAttr'] };
     if (definition.required !== undefined) attributes.objectClass?.push(EXTENSION_CLASS);
     for (const [ldapName, values] of toLdapValues(definition)) {
@@ -151,10 +174,11 @@ export class LdapAttributeStore implements AttributeStore {
     }
     const dn = this.dnOf(definition.inum);
     const name = definition.name ?? '';
+    const postRead = new PostReadControl(READ_ATTRIBUTES);
     try {
-      await this.directory.run((c) => c.add(dn, attributes));
+      await this.directory.run((c) => c.add(dn, attributes, postRead));
     } catch (error) {
-      if (error instanceof AlreadyExistsError) return false;
+      if (error instanceof AlreadyExistsError) return undefined;
       throw writeError(error, definition);
     }
     // The definition first, then its claim: a claim always names a definition that exists or existed.
@@ -162,10 +186,10 @@ export class LdapAttributeStore implements AttributeStore {
       await this.directory.run((c) => c.del(dn));
       throw nameTaken(name);
     }
-    return true;
+    return this.written(dn, postRead);
   }
 
-  async replace(current: StoredAttribute, definition: AttributeDefinition): Promise<void> {
+  async replace(current: StoredAttribute, definition: AttributeDefinition): Promise<StoredAttribute> {
     const had = current.definition.required !== undefined;
     const has = definition.required !== undefined;
     const changes: Change[] = [];
@@ -180,19 +204,22 @@ export class LdapAttributeStore implements AttributeStore {
     const oldName = current.definition.name ?? '';
     const newName = definition.name ?? '';
     const renamed = oldName.toLowerCase() !== newName.toLowerCase();
+    const postRead = new PostReadControl(READ_ATTRIBUTES);
     try {
-      await this.directory.run((c) => c.modify(current.dn, changes, unchanged(current)));
+      await this.directory.run((c) => c.modify(current.dn, changes, [...unchanged(current), postRead]));
     } catch (error) {
       if (isAssertionFailure(error)) throw new ConcurrentChangeError();
       throw writeError(error, definition);
     }
-    if (!renamed) return;
-    if (!(await this.names.claim(newName, current.dn))) {
-      const back = change('replace', LDAP_NAMES.name, [oldName]);
-      await this.directory.run((c) => c.modify(current.dn, back));
-      throw nameTaken(newName);
+    if (renamed) {
+      if (!(await this.names.claim(newName, current.dn))) {
+        const back = change('replace', LDAP_NAMES.name, [oldName]);
+        await this.directory.run((c) => c.modify(current.dn, back));
+        throw nameTaken(newName);
+      }
+      await this.names.release(oldName, current.dn);
     }
-    await this.names.release(oldName, current.dn);
+    return this.written(current.dn, postRead);
   }
 
   async remove(inum: string, expected?: StoredAttribute): Promise<boolean> {
