@@ -60,7 +60,7 @@ export class DefinitionIndex {
 
   /** Every definition whose value of `field` equals `value`, ignoring case. */
   lookup(field: LookupField, value: string): StoredAttribute[] {
-    return [...(this.lookups[field].get(value.toLowerCase()) ?? [])];
+    return [this.lookups[field].get(value.toLowerCase()) ?? []].flat();
   }
 
   list(query: ListQuery): Page {
@@ -168,9 +168,10 @@ export class DefinitionIndex {
     this.byInum.delete(key);
     for (const field of LOOKUP_FIELDS) {
       const value = held.definition[field]?.toLowerCase();
-      const bucket = value === undefined ? undefined : this.lookups[field].get(value);
-      bucket?.delete(held);
-      if (bucket?.size === 0) this.lookups[field].delete(value as string);
+      if (value === undefined) continue;
+      const rest = [this.lookups[field].get(value) ?? []].flat().filter((s) => s !== held);
+      if (rest.length === 0) this.lookups[field].delete(value);
+      else this.lookups[field].set(value, rest.length === 1 ? (rest[0] as StoredAttribute) : rest);
     }
     for (const [field, order] of this.orders) {
       const at = position(order, field, held);
@@ -184,9 +185,10 @@ export class DefinitionIndex {
     for (const field of LOOKUP_FIELDS) {
       const value = stored.definition[field]?.toLowerCase();
       if (value === undefined) continue;
-      const bucket = this.lookups[field].get(value) ?? new Set();
-      bucket.add(stored);
-      this.lookups[field].set(value, bucket);
+      // Almost every value has one holder, and there are as many values as definitions: a list only
+      // where there are more.
+      const held = this.lookups[field].get(value);
+      this.lookups[field].set(value, held === undefined ? stored : [held, stored].flat());
     }
   }
 
@@ -214,7 +216,7 @@ export class DefinitionIndex {
   }
 }
 
-function newLookups(): Record<LookupField, Map<string, Set<StoredAttribute>>> {
+function newLookups(): Record<LookupField, Map<string, StoredAttribute | StoredAttribute[]>> {
   return { name: new Map(), claimName: new Map() };
 }
 

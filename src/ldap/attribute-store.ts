@@ -310,6 +310,29 @@ function tidy(field: StoredField, value: string): string {
   return allowed?.find((a) => a.toLowerCase() === value.toLowerCase()) ?? value;
 }
 
+/**
+ * Values that most definitions share (origin, role lists, ...): one copy each, so that an index of every
+ * definition does not hold a hundred thousand copies of "jansCustomPerson" or ["admin"]. Lists are frozen
+ * because they are shared.
+ */
+const SHARED_FIELDS = new Set<StoredField>([
+  'origin',
+  'dataType',
+  'status',
+  'nameIdType',
+  'editType',
+  'viewType',
+  'usageType',
+]);
+const shared = new Map<string, unknown>();
+function share<T extends string | string[]>(value: T): T {
+  const key = typeof value === 'string' ? value : `[]${value.join('\u0000')}`;
+  const found = shared.get(key) as T | undefined;
+  if (found !== undefined) return found;
+  if (shared.size < 10_000) shared.set(key, typeof value === 'string' ? value : Object.freeze(value));
+  return value;
+}
+
 export function fromEntry(entry: Entry): StoredAttribute {
   const byField = new Map<string, string[]>();
   for (const [key, raw] of Object.entries(entry)) {
@@ -320,11 +343,13 @@ export function fromEntry(entry: Entry): StoredAttribute {
   for (const field of STRING_FIELDS) {
     // Some directories carry two descriptions; the JSON form has room for one.
     const first = byField.get(field)?.[0];
-    if (first !== undefined && first !== '') definition[field] = tidy(field, first);
+    if (first === undefined || first === '') continue;
+    const value = tidy(field, first);
+    definition[field] = SHARED_FIELDS.has(field) ? share(value) : value;
   }
   for (const field of LIST_FIELDS) {
     const values = byField.get(field);
-    if (values && values.length > 0) definition[field] = values.map((v) => tidy(field, v));
+    if (values && values.length > 0) definition[field] = share<string[]>(values.map((v) => tidy(field, v)));
   }
   for (const field of BOOLEAN_FIELDS) {
     const first = byField.get(field)?.[0];
