@@ -156,7 +156,11 @@ export class IndexSync {
       }
     }
     this.options.log?.info(
-      { definitions: all.length, ms: Math.round(performance.now() - started) },
+      {
+        definitions: all.length,
+        ms: Math.round(performance.now() - started),
+        rssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20),
+      },
       'definition index loaded',
     );
   }
