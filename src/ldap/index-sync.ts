@@ -208,8 +208,11 @@ export class IndexSync {
     // long committed.
     this.overlap = fresh.length > 0;
     const stale = new Set<string>();
+    // A shared log (cn=accesslog of a Janssen directory) records people and other entries too.
+    const under = `,${this.store.container.toLowerCase()}`;
     for (const record of fresh) {
-      const inum = inumOf(text(record.reqDN)[0] ?? '');
+      const dn = text(record.reqDN)[0] ?? '';
+      const inum = dn.toLowerCase().endsWith(under) ? inumOf(dn) : undefined;
       if (inum === undefined) continue;
       const csn = text(record.reqMod)
         .find((m) => m.startsWith('entryCSN:'))
