@@ -63,7 +63,7 @@ if (args.help) {
   --log-level L         LOG_LEVEL of the service (default info: one JSON line per request, to a file)
   --scenarios a,b       only these (get, pattern, sorted, fieldValuePair, postDelete, patch)
   --cpu-prof            run the service with --cpu-prof; profiles go to bench/profiles/
-  --service-node-args A Node options for the service, e.g. "--max-old-space-size=256" (space-separated)
+  --service-node-args=A Node options for the service, e.g. --service-node-args=--max-old-space-size=256
   --out FILE            JSON results (default bench/results/<timestamp>.json)
 `);
   process.exit(0);

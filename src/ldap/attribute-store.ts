@@ -6,6 +6,7 @@ import {
   ConstraintViolationError,
   DN,
   EqualityFilter,
+  InvalidDNSyntaxError,
   InvalidSyntaxError,
   NoSuchObjectError,
   NotFilter,
@@ -131,7 +132,8 @@ export class LdapAttributeStore implements AttributeStore {
       );
       return searchEntries[0] && fromEntry(searchEntries[0]);
     } catch (error) {
-      if (error instanceof NoSuchObjectError) return undefined;
+      // An inum that makes no valid DN (a NUL character, say) names no definition.
+      if (error instanceof NoSuchObjectError || error instanceof InvalidDNSyntaxError) return undefined;
       throw error;
     }
   }

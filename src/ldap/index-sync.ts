@@ -190,6 +190,7 @@ export class IndexSync {
   }
 
   private async pollLog(): Promise<void> {
+    const since = this.index.mark();
     const from = this.overlap ? fromMs(toMs(this.position) - OVERLAP_MS) : this.position;
     const { searchEntries } = await this.directory.run((c) =>
       c.search(this.options.changeLog, {
@@ -223,18 +224,17 @@ export class IndexSync {
           : csn !== undefined && this.index.holds(inum, csn);
       if (!current) stale.add(inum);
     }
-    if (stale.size > 0) await this.reread([...stale]);
+    if (stale.size > 0) await this.reread([...stale], since);
+    this.index.settle(since);
   }
 
   /** Reads definitions again and puts what the directory holds now into the index. */
-  private async reread(inums: string[]): Promise<void> {
-    const since = this.index.mark();
+  private async reread(inums: string[], since: number): Promise<void> {
     for (let i = 0; i < inums.length; i += READ_BATCH) {
       const batch = inums.slice(i, i + READ_BATCH);
       const read = await Promise.all(batch.map((inum) => this.readOne(inum)));
       batch.forEach((inum, k) => this.index.applyRead(inum, read[k], since));
     }
-    this.index.settle(since);
   }
 
   private async readOne(inum: string): Promise<StoredAttribute | undefined> {
