@@ -126,6 +126,14 @@ export class DefinitionIndex {
     return held !== undefined && held >= version;
   }
 
+  /** The greatest version held (versions are entryCSNs, which sort as text). */
+  newestVersion(): string | undefined {
+    let newest: string | undefined;
+    for (const s of this.byInum.values())
+      if (s.version && (!newest || s.version > newest)) newest = s.version;
+    return newest;
+  }
+
   /** Forgets local changes that no reader which started after generation `since` can overlap. */
   settle(since: number): void {
     for (const [key, generation] of this.touched) if (generation <= since) this.touched.delete(key);

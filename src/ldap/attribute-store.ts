@@ -6,6 +6,7 @@ import {
   ConstraintViolationError,
   DN,
   EqualityFilter,
+  GreaterThanEqualsFilter,
   InvalidDNSyntaxError,
   InvalidSyntaxError,
   NoSuchObjectError,
@@ -164,6 +165,16 @@ export class LdapAttributeStore implements AttributeStore {
       for await (const page of pages) for (const entry of page.searchEntries) all.push(fromEntry(entry));
       return all;
     });
+  }
+
+  /** Every definition whose entryCSN is at least `csn` (all of them when it is empty). */
+  async changedSince(csn: string): Promise<StoredAttribute[]> {
+    if (!csn) return this.readAll();
+    return this.search(
+      new AndFilter({
+        filters: [IS_DEFINITION, new GreaterThanEqualsFilter({ attribute: 'entryCSN', value: csn })],
+      }),
+    );
   }
 
   /** The entry as a write left it: from the post-read control, or read again if the server ignored it. */

@@ -62,8 +62,10 @@ function inumOf(dn: string): string | undefined {
  * With a change log (slapd's accesslog overlay writing to `changeLog`, as the embedded directory is
  * configured), each poll is one search for log records newer than the last seen; the definitions they
  * name are read again, unless the index already holds that version (this instance's own writes). Deletes
- * show up as records too. Without one, the directory's contextCSN says whether anything changed, and the
- * whole directory is read again when it did; without that either, every FALLBACK_RELOAD_MS.
+ * show up as records too. Without one, the directory's contextCSN says whether anything changed; when it
+ * moved, one search finds the definitions whose entryCSN is newer than the newest one held (a second
+ * back, for late replicated changes), and deletes are found by reading everything again every
+ * FALLBACK_RELOAD_MS. Without contextCSN either, everything is read again every FALLBACK_RELOAD_MS.
  *
  * When the directory is unreachable, the index keeps serving what it holds, and catches up when the
  * directory is back: from the log, or by reading everything again after a long gap.
@@ -117,8 +119,8 @@ export class IndexSync {
         if (!this.index.loaded) this.index.loadingWith(load);
         await load;
       } else if (this.mode === 'log') await this.pollLog();
-      else if (this.mode === 'contextCSN') await this.pollContextCSN();
       else if (Date.now() - this.lastLoad > FALLBACK_RELOAD_MS) await this.load();
+      else if (this.mode === 'contextCSN') await this.pollContextCSN();
       this.lastSuccess = Date.now();
       if (this.failing) this.options.log?.info({}, 'definition index: directory reachable again');
       this.failing = false;
@@ -151,7 +153,9 @@ export class IndexSync {
       if (this.mode !== 'log') {
         this.options.log?.warn(
           { changeLog: this.options.changeLog || undefined, mode: this.mode },
-          'definition index: the directory has no readable change log; changes made elsewhere are found by reading every definition again',
+          this.mode === 'contextCSN'
+            ? 'definition index: the directory has no readable change log; changes made elsewhere are found through contextCSN and entryCSN, deletes only by reading every definition again every 30 s'
+            : 'definition index: the directory has neither a readable change log nor contextCSN; changes made elsewhere are found by reading every definition again every 30 s',
         );
       }
     }
@@ -186,7 +190,15 @@ export class IndexSync {
   }
 
   private async pollContextCSN(): Promise<void> {
-    if ((await this.readContextCSN()) !== this.contextCSN) await this.load();
+    const contextCSN = await this.readContextCSN();
+    if (contextCSN === this.contextCSN) return;
+    const since = this.index.mark();
+    const newest = this.index.newestVersion();
+    const from = newest ? `${fromMs(toMs(newest.split('#')[0] ?? '') - OVERLAP_MS)}#000000#000#000000` : '';
+    for (const read of await this.store.changedSince(from))
+      this.index.applyRead(read.definition.inum, read, since);
+    this.index.settle(since);
+    this.contextCSN = contextCSN;
   }
 
   private async pollLog(): Promise<void> {

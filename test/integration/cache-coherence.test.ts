@@ -118,6 +118,19 @@ describe('reads from the in-memory index that stay coherent with the directory',
     expect(reply.body).to.include({ displayName: 'Region', tooltip: 'set elsewhere' });
   });
 
+  it('without a change log, still shows a change made behind its back within 1 s (contextCSN)', async () => {
+    const blind = await startTestApp(directory.slapd, { LDAP_CHANGELOG_DN: '' });
+    try {
+      const read = async () =>
+        (await call(blind, 'GET', '/attributes/64A0', { token: blind.adminToken })).body.displayName;
+      expect(await read()).to.be.a('string');
+      await rename('inum=64A0,ou=attributes,o=jans', 'Changed without a log');
+      expect(await staleness(async () => (await read()) === 'Changed without a log')).to.be.below(WITHIN_MS);
+    } finally {
+      await blind.stop();
+    }
+  });
+
   it('answers If-Match with a tag from another instance that its own copy has not caught up with', async () => {
     const changed = await call(other, 'PATCH', '/attributes/0C18', {
       token: other.adminToken,
