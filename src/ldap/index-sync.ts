@@ -147,18 +147,18 @@ export class IndexSync {
     this.index.settle(since);
     this.lastLoad = Date.now();
     this.lastSuccess = Date.now();
-    if (this.position === '' || this.mode !== 'log') {
-      this.position = position;
-      this.mode = (await this.hasChangeLog()) ? 'log' : this.contextCSN ? 'contextCSN' : 'reload';
-      if (this.mode !== 'log') {
-        this.options.log?.warn(
-          { changeLog: this.options.changeLog || undefined, mode: this.mode },
-          this.mode === 'contextCSN'
-            ? 'definition index: the directory has no readable change log; changes made elsewhere are found through contextCSN and entryCSN, deletes only by reading every definition again every 30 s'
-            : 'definition index: the directory has neither a readable change log nor contextCSN; changes made elsewhere are found by reading every definition again every 30 s',
-        );
-      }
+    this.position = position;
+    this.overlap = true;
+    const mode = (await this.hasChangeLog()) ? 'log' : this.contextCSN ? 'contextCSN' : 'reload';
+    if (mode !== this.mode && mode !== 'log') {
+      this.options.log?.warn(
+        { changeLog: this.options.changeLog || undefined, mode },
+        mode === 'contextCSN'
+          ? 'definition index: the directory has no readable change log; changes made elsewhere are found through contextCSN and entryCSN, deletes only by reading every definition again every 30 s'
+          : 'definition index: the directory has neither a readable change log nor contextCSN; changes made elsewhere are found by reading every definition again every 30 s',
+      );
     }
+    this.mode = mode;
     this.options.log?.info(
       {
         definitions: all.length,
