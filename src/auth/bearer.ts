@@ -92,6 +92,8 @@ export class TokenVerifier {
 
   async verify(token: string): Promise<Principal> {
     if (token.length > MAX_TOKEN_LENGTH) throw new UnauthorizedError('The token is too large', true);
+    const known = this.verified.get(token);
+    if (known && known.until > Date.now()) return known.principal;
     const { jwt: jwtOptions, introspection } = this.options;
     const claims = peek(token);
     const local =
@@ -102,8 +104,6 @@ export class TokenVerifier {
   }
 
   private async verifyJwt(token: string, options: JwtOptions): Promise<Principal> {
-    const known = this.verified.get(token);
-    if (known && known.until > Date.now()) return known.principal;
     let claims: jwt.JwtPayload;
     try {
       const key = await this.keyFor(token, options.keys);
