@@ -45,6 +45,7 @@ const { values: args } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     scenarios: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    'service-node-args': { type: 'string', default: '' },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -62,6 +63,7 @@ if (args.help) {
   --log-level L         LOG_LEVEL of the service (default info: one JSON line per request, to a file)
   --scenarios a,b       only these (get, pattern, sorted, fieldValuePair, postDelete, patch)
   --cpu-prof            run the service with --cpu-prof; profiles go to bench/profiles/
+  --service-node-args=A Node options for the service, e.g. --service-node-args=--max-old-space-size=256
   --out FILE            JSON results (default bench/results/<timestamp>.json)
 `);
   process.exit(0);
@@ -86,6 +88,7 @@ const options = {
   logLevel: args['log-level'] ?? 'info',
   scenarios: args.scenarios?.split(',') ?? SCENARIOS.map((s) => s.id),
   cpuProf: args['cpu-prof'] ?? false,
+  serviceNodeArgs: (args['service-node-args'] ?? '').split(' ').filter(Boolean),
 };
 for (const id of options.scenarios) {
   if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`unknown scenario "${id}"`);
@@ -276,11 +279,12 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
       dataDir: scratch,
       logLevel: options.logLevel,
       env: { LDAP_POOL_SIZE: String(options.poolSize) },
-      nodeArgs: options.cpuProf
-        ? // Default file names: CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main
-          // thread (tsx's module loader runs in a thread of its own and writes a second, idle profile).
-          ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]
-        : [],
+      nodeArgs: [
+        ...options.serviceNodeArgs,
+        // Default file names: CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main
+        // thread (tsx's module loader runs in a thread of its own and writes a second, idle profile).
+        ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+      ],
     }),
     (started) => started.stop(),
   );
@@ -383,7 +387,13 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
   const [embedded, stopEmbedded] = await start(
     'starting the service in embedded mode',
     90_000,
-    startService({ workDir: scratch, tokens, dataDir, logLevel: options.logLevel }),
+    startService({
+      workDir: scratch,
+      tokens,
+      dataDir,
+      logLevel: options.logLevel,
+      nodeArgs: options.serviceNodeArgs,
+    }),
     (started) => started.stop(),
   );
   const embeddedPeakRssMiB = await embedded.peakRssMiB();
@@ -461,7 +471,9 @@ async function main(): Promise<void> {
     `slapd ${result.machine.slapd}. Load generator, service and slapd share the machine. ` +
     `${options.connections} connections / operations in flight, ${options.durationS} s per side and scenario ` +
     `after ${options.warmupS} s warm-up; service LOG_LEVEL=${options.logLevel}, LDAP pool ${options.poolSize} ` +
-    `(raw pool too), CACHE_MAX_AGE_MS default (1000). Latencies of successful operations only; ` +
+    `(raw pool too), INDEX_POLL_MS default (250)` +
+    `${options.serviceNodeArgs.length > 0 ? `, service node options ${options.serviceNodeArgs.join(' ')}` : ''}. ` +
+    `Latencies of successful operations only; ` +
     `req/s and ops/s count successful ones.\n`;
   process.stdout.write(`\n${header}\n${summaryTable(sizes)}\n\n${sizes.map(sizeTable).join('\n\n')}\n\n`);
   process.stdout.write(`Total ${totalSeconds.toFixed(1)} s. JSON: ${out}\n`);

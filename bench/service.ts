@@ -45,7 +45,7 @@ export interface ServiceOptions {
   /** DATA_DIR of the service (embedded mode: the loaded directory). */
   dataDir: string;
   logLevel: string;
-  /** Extra environment (e.g. CACHE_MAX_AGE_MS). */
+  /** Extra environment (e.g. INDEX_POLL_MS). */
   env?: Record<string, string>;
   /** Node options for the service process, e.g. --cpu-prof. */
   nodeArgs?: string[];

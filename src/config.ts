@@ -46,10 +46,15 @@ export interface Config {
   /** OID arc under which new attribute types are numbered (SCHEMA_OID_ARC, default the project's .3 arc). */
   schemaOidArc: string;
   /**
-   * How long a definition read by inum is served from memory (CACHE_MAX_AGE_MS, default 1000; 0: never).
-   * Changes made through this instance show at once; changes made elsewhere within this time.
+   * How often the in-memory index of definitions asks the directory what changed elsewhere
+   * (INDEX_POLL_MS, default 250). Changes made through this instance show at once.
    */
-  cacheMaxAgeMs: number;
+  indexPollMs: number;
+  /**
+   * Base of the directory's accesslog database that records writes under ou=attributes
+   * (LDAP_CHANGELOG_DN, default cn=changelog, as the embedded directory is configured; empty: none).
+   */
+  ldapChangeLog: string;
   /** Largest page of the list endpoint (MAX_PAGE_SIZE, default 200). */
   maxPageSize: number;
   /** JWKS of the authorization server, for signed access tokens (JWT_JWKS_URI). */
@@ -219,7 +224,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     customPersonClass: text('CUSTOM_PERSON_CLASS') ?? 'jansCustomPerson',
     schemaOidArc,
     maxPageSize: int('MAX_PAGE_SIZE', 200, 1, 10_000),
-    cacheMaxAgeMs: int('CACHE_MAX_AGE_MS', 1000, 0, 60_000),
+    indexPollMs: int('INDEX_POLL_MS', 250, 50, 60_000),
+    ldapChangeLog: env.LDAP_CHANGELOG_DN === undefined ? 'cn=changelog' : env.LDAP_CHANGELOG_DN.trim(),
     jwtJwksUri: jwksUri,
     jwtJwksCacheSec: int('JWT_JWKS_CACHE_S', 600, 1, 86_400),
     jwtPublicKeyFile: text('JWT_PUBLIC_KEY_FILE'),

@@ -5,9 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
-import { CachedAttributeStore } from './attributes/cached-store.js';
+import { DefinitionIndex } from './attributes/definition-index.js';
+import { IndexedAttributeStore } from './attributes/indexed-store.js';
 import { ScopeService } from './attributes/scopes.js';
 import { AttributeService } from './attributes/service.js';
+import type { AttributeStore } from './attributes/store.js';
 import { TokenVerifier, type KeySource, type VerifierOptions } from './auth/bearer.js';
 import { devKeyPair } from './auth/dev-keys.js';
 import type { Config } from './config.js';
@@ -20,6 +22,7 @@ import { LdapAuditStore } from './ldap/audit-store.js';
 import { auditFailures } from './http/audit.js';
 import { Metrics } from './http/metrics.js';
 import { Directory } from './ldap/directory.js';
+import { IndexSync } from './ldap/index-sync.js';
 import { LdapPersonSchema } from './ldap/schema.js';
 import { LdapScopeStore } from './ldap/scope-store.js';
 import { LdapValueStore } from './ldap/value-store.js';
@@ -83,7 +86,7 @@ async function verifierOptions(config: Config, log: Logger): Promise<VerifierOpt
 /** Values of user and session attributes, held to the definitions in `definitions`. */
 export function createValueService(
   directory: Directory,
-  definitions: LdapAttributeStore,
+  definitions: AttributeStore,
   config: Config,
 ): ValueService {
   const schemas = new ValueSchemas(async () => {
@@ -145,6 +148,7 @@ export async function startService(
     connectionsInUse: () => directory.connectionsInUse(),
     auditFailures: () => auditFailures.count,
   });
+  let sync: IndexSync | undefined;
   try {
     if (slapd && !existsSync(join(config.dataDir, SEEDED_MARKER))) {
       const report = await seed(directory, await readLdifFiles([...STANDARD_LDIF, DEMO_LDIF]));
@@ -158,7 +162,13 @@ export async function startService(
     const verifier = new TokenVerifier(await verifierOptions(config, log));
 
     const store = new LdapAttributeStore(directory);
-    const cached = new CachedAttributeStore(store, { maxAgeMs: config.cacheMaxAgeMs, maxEntries: 100_000 });
+    const index = new DefinitionIndex();
+    sync = new IndexSync(directory, store, index, {
+      pollMs: config.indexPollMs,
+      changeLog: config.ldapChangeLog,
+      log,
+    });
+    const indexed = new IndexedAttributeStore(store, index);
     const personSchema = new LdapPersonSchema(directory, {
       personClasses: config.personObjectClasses,
       customClass: config.customPersonClass,
@@ -167,12 +177,12 @@ export async function startService(
       allowChanges: config.schemaExtension,
     });
     const scopes = new LdapScopeStore(directory);
-    const service = new AttributeService(cached, personSchema, scopes, {
+    const service = new AttributeService(indexed, personSchema, scopes, {
       maxPageSize: config.maxPageSize,
       schemaCheck: config.schemaCheck,
     });
-    const scopeService = new ScopeService(scopes, cached);
-    const values = createValueService(directory, store, config);
+    const scopeService = new ScopeService(scopes, indexed);
+    const values = createValueService(directory, indexed, config);
     service.observe(values.observer());
     purge = setInterval(() => {
       values
@@ -204,6 +214,9 @@ export async function startService(
       },
     });
 
+    // The index loads once the synchronous set-up above is done: compiling the API's validators holds the
+    // event loop long enough to time out a connection opened before it.
+    sync.start();
     const server = app.listen(config.port, config.host);
     await new Promise<void>((done, fail) => server.once('listening', done).once('error', fail));
     const { port } = server.address() as AddressInfo;
@@ -222,6 +235,7 @@ export async function startService(
         const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await drained;
         clearTimeout(deadline);
+        await sync?.stop();
         await directory.close();
         await configDirectory?.close();
         await slapd?.stop();
@@ -229,6 +243,7 @@ export async function startService(
     };
   } catch (error) {
     clearInterval(purge);
+    await sync?.stop();
     await directory.close();
     await configDirectory?.close();
     await slapd?.stop();

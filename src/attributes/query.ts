@@ -200,24 +200,58 @@ function fieldCondition(field: string, value: string): Condition {
 }
 
 /** Text order ignoring case, then the inum, so that pages of any sort are stable. */
-function sortKey(stored: StoredAttribute, field: string): string {
+export function sortKey(stored: StoredAttribute, field: string): string {
   const value = wireValue(stored, field);
   if (value === undefined || value === null) return '';
   if (typeof value === 'object') return JSON.stringify(value).toLowerCase();
   return String(value).toLowerCase();
 }
 
+/** Ascending order of two definitions by a field's sort key, then by inum; both ignoring case. */
+export function compareKeys(keyA: string, inumA: string, keyB: string, inumB: string): number {
+  if (keyA !== keyB) return keyA < keyB ? -1 : 1;
+  return inumA < inumB ? -1 : inumA > inumB ? 1 : 0;
+}
+
 /** Sorts the whole result, then cuts the requested page (Janssen sorts only within the page). */
 export function sortAndPage(all: StoredAttribute[], query: ListQuery): Page {
   const keyed = all.map((s) => ({ s, key: sortKey(s, query.sortBy), inum: s.definition.inum.toLowerCase() }));
   const direction = query.descending ? -1 : 1;
-  keyed.sort((a, b) => {
-    const byKey = a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-    if (byKey !== 0) return byKey * direction;
-    return (a.inum < b.inum ? -1 : a.inum > b.inum ? 1 : 0) * direction;
-  });
+  keyed.sort((a, b) => compareKeys(a.key, a.inum, b.key, b.inum) * direction);
   return {
     totalEntriesCount: all.length,
     entries: keyed.slice(query.startIndex, query.startIndex + query.limit).map((k) => k.s),
   };
+}
+
+/** The text values of a stored field, as the directory would compare them. */
+function valuesOf(stored: StoredAttribute, field: StoredField): string[] {
+  const value = (stored.definition as Record<string, unknown>)[field];
+  if (value === undefined) return [];
+  if (Array.isArray(value)) return value as string[];
+  if (typeof value === 'boolean') return [value ? 'true' : 'false'];
+  return [typeof value === 'object' ? JSON.stringify(value) : String(value)];
+}
+
+/**
+ * Whether a definition meets a condition, with the directory's meaning: equality and substrings ignore
+ * case, a list field equals a value when it holds it, an absent field equals nothing.
+ */
+export function matches(condition: Condition, stored: StoredAttribute): boolean {
+  switch (condition.kind) {
+    case 'equals': {
+      const wanted = condition.value === true ? 'true' : condition.value.toLowerCase();
+      return valuesOf(stored, condition.field).some((v) => v.toLowerCase() === wanted);
+    }
+    case 'contains': {
+      const text = condition.text.toLowerCase();
+      return condition.fields.some((f) => valuesOf(stored, f).some((v) => v.toLowerCase().includes(text)));
+    }
+    case 'any':
+      return condition.of.some((c) => matches(c, stored));
+    case 'all':
+      return condition.of.every((c) => matches(c, stored));
+    case 'not':
+      return !matches(condition.of, stored);
+  }
 }

@@ -82,6 +82,7 @@ const MAX_ATTEMPTS = 10;
 export class AttributeService {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly observers: ChangeObserver[] = [];
+  private readonly tags = new WeakMap<StoredAttribute, string>();
 
   constructor(
     private readonly store: AttributeStore,
@@ -126,9 +127,8 @@ export class AttributeService {
     await this.assertInSchema(draft, extendSchema);
     await this.checking(undefined, draft);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const definition = { ...draft, inum: randomUUID() };
-      if (await this.store.create(definition)) {
-        const after = await this.get(definition.inum);
+      const after = await this.store.create({ ...draft, inum: randomUUID() });
+      if (after) {
         await this.changed({ after });
         return after;
       }
@@ -235,9 +235,14 @@ export class AttributeService {
     return { before, after, warnings };
   }
 
-  /** Entity tag of a stored definition, for ETag headers. */
+  /** Entity tag of a stored definition, for ETag headers (computed once per stored state). */
   tagOf(stored: StoredAttribute): string {
-    return entityTag(stored);
+    let tag = this.tags.get(stored);
+    if (tag === undefined) {
+      tag = entityTag(stored);
+      this.tags.set(stored, tag);
+    }
+    return tag;
   }
 
   /** One read-apply-write cycle on a definition, serialised per inum and repeated on concurrent change. */
@@ -247,8 +252,13 @@ export class AttributeService {
     apply: (current: StoredAttribute) => Promise<T>,
   ): Promise<T> {
     return this.exclusive(inum.toLowerCase(), async () => {
-      for (let attempt = 1; ; attempt++) {
-        const current = await this.store.get(inum, true);
+      // Attempt 0 works on the store's copy: the write is conditional on the version read, so a stale copy
+      // costs an attempt on the directory's current state, never a lost change.
+      for (let attempt = 0; ; attempt++) {
+        let current = await this.store.get(inum, attempt > 0);
+        if (attempt === 0 && (!current || (ifMatch !== undefined && !tagMatches(ifMatch, current)))) {
+          current = await this.store.get(inum, true);
+        }
         if (!current) throw new NotFoundError();
         if (ifMatch !== undefined && !tagMatches(ifMatch, current)) {
           throw new PreconditionFailedError(entityTag(current));
@@ -262,6 +272,8 @@ export class AttributeService {
             throw new PreconditionFailedError(fresh && entityTag(fresh));
           }
           if (attempt >= MAX_ATTEMPTS) throw error;
+          // Writers in step would keep meeting each other: wait a random moment that grows per attempt.
+          await new Promise((done) => setTimeout(done, Math.random() * attempt * 4));
         }
       }
     });
@@ -350,8 +362,7 @@ export class AttributeService {
       await this.assertClaimFree(next, inum, claimChanged);
     }
     await this.checking(current.definition, next);
-    await this.store.replace(current, next);
-    return this.get(inum);
+    return this.store.replace(current, next);
   }
 
   private async assertNameFree(name: string, ownInum: string | undefined): Promise<void> {

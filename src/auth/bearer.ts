@@ -64,11 +64,16 @@ function peek(token: string): jwt.JwtPayload | undefined {
  * verification if it names the configured issuer (or no issuer is configured), and to introspection
  * otherwise.
  */
+/** How long a verified signed token is trusted without checking its signature again. */
+const VERIFIED_TTL_MS = 60_000;
+
 export class TokenVerifier {
   private readonly jwks?: jwksRsa.JwksClient;
   /** Keys parsed once: parsing a PEM on every request costs more than verifying the signature. */
   private readonly keys = new Map<string, KeyObject>();
   private readonly introspected = new Map<string, { principal?: Principal; until: number }>();
+  /** Signed tokens already verified, until they expire (at most VERIFIED_TTL_MS): a client sends the same one. */
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
 
   constructor(private readonly options: VerifierOptions) {
     const keys = options.jwt?.keys;
@@ -87,6 +92,8 @@ export class TokenVerifier {
 
   async verify(token: string): Promise<Principal> {
     if (token.length > MAX_TOKEN_LENGTH) throw new UnauthorizedError('The token is too large', true);
+    const known = this.verified.get(token);
+    if (known && known.until > Date.now()) return known.principal;
     const { jwt: jwtOptions, introspection } = this.options;
     const claims = peek(token);
     const local =
@@ -113,7 +120,11 @@ export class TokenVerifier {
       if (error instanceof AuthorizationServerUnavailableError) throw error;
       throw new UnauthorizedError(describe(error), true);
     }
-    return principalOf(claims);
+    const principal = principalOf(claims);
+    const expires = ((claims.exp as number) + options.clockToleranceSec) * 1000;
+    if (this.verified.size >= MAX_CACHED_INTROSPECTIONS) this.verified.clear();
+    this.verified.set(token, { principal, until: Math.min(expires, Date.now() + VERIFIED_TTL_MS) });
+    return principal;
   }
 
   private parsed(pem: string, make: (pem: string) => KeyObject): KeyObject {

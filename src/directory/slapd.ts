@@ -13,6 +13,11 @@ const PROJECT_SCHEMAS = ['eduperson.ldif', 'jans.ldif'];
 const SYSTEM_SCHEMA_DIR = '/etc/ldap/schema';
 const SYSTEM_SCHEMAS = ['core.ldif', 'cosine.ldif', 'inetorgperson.ldif'];
 const MODULE_DIR = '/usr/lib/ldap';
+/**
+ * Suffix of the database where slapd's accesslog overlay records every write under ou=attributes, so
+ * that a reader can learn of changes made by others, deletes included, by polling it.
+ */
+export const CHANGE_LOG = 'cn=changelog';
 
 export const INSTALL_HINT =
   'slapd (OpenLDAP) is not installed. On Debian or Ubuntu install it with:\n' +
@@ -99,9 +104,9 @@ interface ConfigOptions {
 }
 
 /** syncprov on every server (so any can be replicated from); syncrepl towards each peer. */
-function replicationLdif(options: ConfigOptions): { global: string; database: string; overlay: string } {
+function replicationLdif(options: ConfigOptions): { global: string; database: string } {
   const replication = options.replication;
-  if (!replication) return { global: '', database: '', overlay: '' };
+  if (!replication) return { global: '', database: '' };
   const consumers = replication.peers.map(
     (peer, i) =>
       `olcSyncrepl: {${i}}rid=${String(i + 1).padStart(3, '0')} provider=${peer} bindmethod=simple ` +
@@ -111,13 +116,6 @@ function replicationLdif(options: ConfigOptions): { global: string; database: st
   return {
     global: `olcServerID: ${replication.serverId}\n`,
     database: [...consumers, 'olcMultiProvider: TRUE', ''].join('\n'),
-    overlay: `
-dn: olcOverlay={1}syncprov,olcDatabase={1}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcSyncProvConfig
-olcOverlay: {1}syncprov
-olcSpCheckpoint: 100 10
-`,
   };
 }
 
@@ -140,6 +138,7 @@ olcModulePath: ${MODULE_DIR}
 olcModuleLoad: back_mdb
 olcModuleLoad: unique
 olcModuleLoad: syncprov
+olcModuleLoad: accesslog
 
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
@@ -186,7 +185,34 @@ objectClass: olcOverlayConfig
 objectClass: olcUniqueConfig
 olcOverlay: {0}unique
 olcUniqueURI: ldap:///ou=attributes,${options.suffix}?jansAttrName?one
-${replication.overlay}`;
+
+dn: olcOverlay={1}syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {1}syncprov
+olcSpCheckpoint: 100 10
+
+dn: olcOverlay={2}accesslog,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcAccessLogConfig
+olcOverlay: {2}accesslog
+olcAccessLogDB: ${CHANGE_LOG}
+olcAccessLogBase: writes ou=attributes,${options.suffix}
+olcAccessLogSuccess: TRUE
+olcAccessLogPurge: 01:00 00:10
+
+dn: olcDatabase={2}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {2}mdb
+olcSuffix: ${CHANGE_LOG}
+olcDbDirectory: ${join(options.dataDir, 'changelog')}
+olcRootDN: ${options.bindDn}
+olcDbMaxSize: 1073741824
+olcDbIndex: objectClass eq
+olcDbIndex: reqEnd eq
+olcAccess: to * by dn.exact="${options.bindDn}" read by * none
+`;
 }
 
 export function isAlive(pid: number): boolean {
@@ -259,6 +285,8 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
     await rm(join(dataDir, 'db'), { recursive: true, force: true });
     await mkdir(configDir, { recursive: true });
     await mkdir(join(dataDir, 'db'), { recursive: true });
+    await rm(join(dataDir, 'changelog'), { recursive: true, force: true });
+    await mkdir(join(dataDir, 'changelog'), { recursive: true });
     const ldifFile = join(runDir, 'config.ldif');
     await writeFile(
       ldifFile,

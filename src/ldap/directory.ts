@@ -52,7 +52,8 @@ export class Directory {
 
   /** Runs one operation on a bound connection. LDAP result codes other than outages pass through. */
   async run<T>(operation: (client: Client) => Promise<T>): Promise<T> {
-    return this.runOn(this.pool[this.next++ % this.pool.length] as PooledClient, operation);
+    const pooled = this.pool[this.next++ % this.pool.length] as PooledClient;
+    return this.bounded(this.runOn(pooled, operation), 1);
   }
 
   /**
@@ -62,9 +63,30 @@ export class Directory {
    */
   async paged<T>(search: (client: Client) => Promise<T>): Promise<T> {
     const pooled = this.pool[this.next++ % this.pool.length] as PooledClient;
-    const turn = pooled.paging.then(() => this.runOn(pooled, search));
+    const turn = pooled.paging.then(() => this.bounded(this.runOn(pooled, search), 10));
     pooled.paging = turn.catch(() => undefined);
     return turn;
+  }
+
+  /**
+   * The client's own timeouts cover each request, but an operation caught in a reconnect while the
+   * server restarts can be left waiting for ever: this bounds the whole of it, to `operations` times the
+   * operation timeout (a paged search makes many requests) plus the connect timeout.
+   */
+  private async bounded<T>(work: Promise<T>, operations: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = this.options.connectTimeoutMs + operations * this.options.operationTimeoutMs;
+    const deadline = new Promise<never>((_, fail) => {
+      timer = setTimeout(
+        () => fail(new DirectoryUnavailableError(new Error(`no answer in ${limit} ms`))),
+        limit,
+      );
+    });
+    try {
+      return await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async runOn<T>(pooled: PooledClient, operation: (client: Client) => Promise<T>): Promise<T> {

@@ -46,20 +46,21 @@ class MemoryStore implements AttributeStore {
     return [...this.entries.values()].filter((s) => s.definition.name?.toLowerCase() === name.toLowerCase());
   }
 
-  async create(definition: AttributeDefinition): Promise<boolean> {
+  async create(definition: AttributeDefinition): Promise<StoredAttribute | undefined> {
     if (this.takenInums > 0) {
       this.takenInums--;
-      return false;
+      return undefined;
     }
-    if (this.entries.has(definition.inum)) return false;
+    if (this.entries.has(definition.inum)) return undefined;
     this.writes++;
-    this.add(structuredClone(definition));
-    return true;
+    return structuredClone(this.add(structuredClone(definition)));
   }
 
-  async replace(current: StoredAttribute, definition: AttributeDefinition): Promise<void> {
+  async replace(current: StoredAttribute, definition: AttributeDefinition): Promise<StoredAttribute> {
     this.writes++;
-    this.entries.set(current.definition.inum, { dn: current.dn, definition: structuredClone(definition) });
+    const stored = { dn: current.dn, definition: structuredClone(definition) };
+    this.entries.set(current.definition.inum, stored);
+    return structuredClone(stored);
   }
 
   async remove(inum: string): Promise<boolean> {
