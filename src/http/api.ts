@@ -239,5 +239,9 @@ export async function createApi({
     return ctx.state.verification;
   });
   await api.init();
+  // openapi-backend rebuilds its list of operations from the document several times per request (to
+  // route, to validate); the document never changes after init, so the list is built once.
+  const operations = api.router.getOperations();
+  api.router.getOperations = () => operations;
   return api;
 }
