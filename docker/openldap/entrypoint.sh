@@ -3,14 +3,15 @@
 #
 # First start (empty data volume): builds a cn=config configuration with slapadd -n0 — the
 # system schemas core, cosine and inetorgperson, then the project's ldif/schema/eduperson.ldif
-# and ldif/schema/jans.ldif, an mdb database for o=jans and the `unique` overlay on jansAttrName
-# under ou=attributes — and loads ldif/base.ldif, attributes.ldif and scopes.ldif into it with slapadd.
+# and ldif/schema/jans.ldif, an mdb database for o=jans with the `unique` overlay on jansAttrName
+# under ou=attributes, `syncprov` (contextCSN) and `accesslog` (writes under ou=attributes, kept an
+# hour in a second database, cn=changelog, which the registry polls to keep its index current) — and
+# loads ldif/base.ldif, attributes.ldif and scopes.ldif into it with slapadd.
 # This mirrors the embedded directory of src/directory/slapd.ts. Later starts reuse the volume.
 # Every start: runs slapd in the foreground as this (non-root) user.
 #
 # Multi-provider replication (the `replicated` profile of docker-compose.yml): with LDAP_PEER_URLS
-# set, the first start also gives cn=config an olcServerID, loads the syncprov module, indexes
-# entryCSN and entryUUID, adds the syncprov overlay ({1}, after unique) and, on the o=jans database,
+# set, the first start also gives cn=config an olcServerID and, on the o=jans database,
 # one olcSyncrepl per peer (refreshAndPersist, bound as cn=admin,o=jans with LDAP_ADMIN_PASSWORD,
 # which all providers must therefore share) and olcMultiProvider: TRUE. Only the provider with
 # LDAP_SEED=true loads base.ldif, attributes.ldif and scopes.ldif; the others start empty and receive the seed
@@ -47,6 +48,7 @@ MODULE_DIR=/usr/lib/ldap
 
 config_dir="$LDAP_DATA_DIR/slapd.d"
 db_dir="$LDAP_DATA_DIR/db"
+changelog_dir="$LDAP_DATA_DIR/changelog"
 marker="$LDAP_DATA_DIR/.initialized"
 
 log() { printf 'openldap-entrypoint: %s\n' "$*" >&2; }
@@ -63,11 +65,9 @@ ldif_line() {
 # The cn=config lines of multi-provider replication (see the header), in variables that the
 # configuration below places at the start of a line: each is empty (without LDAP_PEER_URLS) or
 # ends with a newline, so that no blank line splits an entry and the configuration without
-# replication stays as it was. The overlay entry, last, follows the unique overlay's last line
-# instead, so it starts with a line break and a blank line.
+# replication stays as it was.
 replication_config() {
-  server_id_line='' syncprov_module_line='' replication_index_lines='' syncrepl_lines=''
-  syncprov_overlay=''
+  server_id_line='' syncrepl_lines=''
   [ -n "$LDAP_PEER_URLS" ] || return 0
   case "$LDAP_SERVER_ID" in
     '' | *[!0-9]* | 0*)
@@ -118,20 +118,8 @@ type=refreshAndPersist retry=\"1 +\" timeout=3 network-timeout=3")
   fi
   server_id_line="olcServerID: $LDAP_SERVER_ID
 "
-  syncprov_module_line='olcModuleLoad: syncprov
-'
-  replication_index_lines='olcDbIndex: entryCSN eq
-olcDbIndex: entryUUID eq
-'
   syncrepl_lines="${syncrepl_lines}olcMultiProvider: TRUE
 "
-  syncprov_overlay='
-
-dn: olcOverlay={1}syncprov,olcDatabase={1}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcSyncProvConfig
-olcOverlay: {1}syncprov
-olcSpCheckpoint: 100 10'
 }
 
 initialize() {
@@ -155,8 +143,8 @@ initialize() {
   done
 
   # A first start that was interrupted leaves no marker: start over from nothing.
-  rm -rf "$config_dir" "$db_dir"
-  mkdir -p "$config_dir" "$db_dir"
+  rm -rf "$config_dir" "$db_dir" "$changelog_dir"
+  mkdir -p "$config_dir" "$db_dir" "$changelog_dir"
 
   hash="$(printf '%s' "$LDAP_ADMIN_PASSWORD" | slappasswd -n -T /dev/stdin)"
   # Local administration: `ldapsearch -Y EXTERNAL -H ldapi:///` run inside the container as this user.
@@ -175,7 +163,9 @@ cn: module{0}
 olcModulePath: $MODULE_DIR
 olcModuleLoad: back_mdb
 olcModuleLoad: unique
-$syncprov_module_line
+olcModuleLoad: syncprov
+olcModuleLoad: accesslog
+
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
 cn: schema
@@ -219,13 +209,42 @@ olcDbIndex: registryAuditTarget eq
 olcDbIndex: registryValueNextExpiry eq,pres
 olcDbIndex: registrySessionId eq
 olcDbIndex: registrySessionUser eq
-${replication_index_lines}olcAccess: to * by dn.exact="$peer" manage by anonymous auth by * none
+olcDbIndex: entryCSN eq
+olcDbIndex: entryUUID eq
+olcAccess: to * by dn.exact="$peer" manage by anonymous auth by * none
 $syncrepl_lines
 dn: olcOverlay={0}unique,olcDatabase={1}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcUniqueConfig
 olcOverlay: {0}unique
-olcUniqueURI: ldap:///ou=attributes,$SUFFIX?jansAttrName?one$syncprov_overlay
+olcUniqueURI: ldap:///ou=attributes,$SUFFIX?jansAttrName?one
+
+dn: olcOverlay={1}syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {1}syncprov
+olcSpCheckpoint: 100 10
+
+dn: olcOverlay={2}accesslog,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcAccessLogConfig
+olcOverlay: {2}accesslog
+olcAccessLogDB: cn=changelog
+olcAccessLogBase: writes ou=attributes,$SUFFIX
+olcAccessLogSuccess: TRUE
+olcAccessLogPurge: 01:00 00:10
+
+dn: olcDatabase={2}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {2}mdb
+olcSuffix: cn=changelog
+olcDbDirectory: $changelog_dir
+olcRootDN: cn=admin,$SUFFIX
+olcDbMaxSize: 1073741824
+olcDbIndex: objectClass eq
+olcDbIndex: reqEnd eq
+olcAccess: to * by dn.exact="cn=admin,$SUFFIX" read by * none
 LDIF
 
   log "creating the configuration in $config_dir"

@@ -95,6 +95,26 @@ describe('the openldap container entrypoint, run without a container', () => {
           [1, 2, 3].map(() => call(app, 'POST', '/attributes', { token, body })),
         );
         expect(replies.map((r) => r.status).sort()).to.deep.equal([201, 409, 409]);
+
+        const kept = await call(app, 'POST', '/attributes', {
+          token,
+          body: { ...body, name: uniqueName('kept') },
+        });
+        expect(kept.status).to.equal(201);
+        // A change made behind the registry's back shows within a second: the entrypoint's directory has
+        // the change log the registry follows (a delete, which only the log reveals).
+        const created = replies.find((r) => r.status === 201)?.body as { dn: string; inum: string };
+        const client = new Client({ url });
+        await client.bind('cn=admin,o=jans', PASSWORD);
+        await client.del(created.dn);
+        await client.unbind();
+        const deleted = Date.now();
+        while (
+          (await call(app, 'GET', `/attributes?pattern=${name}`, { token })).body.totalEntriesCount !== 0
+        ) {
+          expect(Date.now() - deleted, 'the delete shows within a second').to.be.below(1000);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
       } finally {
         await app.stop();
       }
@@ -108,6 +128,7 @@ describe('the openldap container entrypoint, run without a container', () => {
       const app = await startTestApp(directory());
       try {
         const token = app.issuer.token([SCOPE.read]);
+        // The definition kept in the first run is there; the one deleted behind the registry's back is not.
         expect((await call(app, 'GET', '/attributes?limit=0', { token })).body.totalEntriesCount).to.equal(
           72,
         );
