@@ -1,8 +1,8 @@
-import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { BadRequestError, ConcurrentChangeError, ConflictError, NotFoundError } from '../errors.js';
+import type { Operation } from 'fast-json-patch';
+import { BadRequestError, ConcurrentChangeError, NotFoundError } from '../errors.js';
+import { patchDocument } from './json-patch.js';
+import type { ShapeCheck } from './service.js';
 import type { AttributeStore } from './store.js';
-
-const { applyPatch, JsonPatchError } = fastJsonPatch;
 
 /** An OAuth/OpenID scope in Janssen's wire format; `claims` are DNs of attribute definitions. */
 export interface Scope {
@@ -65,13 +65,14 @@ export class ScopeService {
 
   /**
    * Applies an RFC 6902 patch to a scope. Every claim must name an existing attribute definition, so a
-   * scope never points at a DN that does not exist. Concurrent changes are re-applied, never lost.
+   * scope never points at a DN that does not exist. `checkShape` holds the result to the API's Scope
+   * schema. Concurrent changes are re-applied, never lost.
    */
-  async patch(inum: string, operations: Operation[]): Promise<Scope> {
+  async patch(inum: string, operations: Operation[], checkShape: ShapeCheck): Promise<Scope> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.scopes.get(inum);
       if (!current) throw new NotFoundError('scope');
-      const next = this.applyPatch(current.scope, operations);
+      const next = this.applyPatch(current.scope, operations, checkShape);
       await this.assertClaimsExist(next.claims);
       try {
         await this.scopes.replace(current, next);
@@ -82,58 +83,17 @@ export class ScopeService {
     }
   }
 
-  private applyPatch(scope: Scope, operations: Operation[]): Scope {
-    let patched: Record<string, unknown>;
-    try {
-      patched = applyPatch(structuredClone(scope), operations, true, false).newDocument as unknown as Record<
-        string,
-        unknown
-      >;
-    } catch (error) {
-      if (!(error instanceof JsonPatchError)) throw error;
-      const at = `operation ${error.index ?? 0}`;
-      if (error.name === 'TEST_OPERATION_FAILED') {
-        throw new ConflictError(
-          'JSON Patch test failed',
-          `The test in ${at} does not hold; nothing was changed`,
-        );
-      }
-      throw new BadRequestError(`Invalid patch ${at}`, error.message.split('\n')[0]);
-    }
-    for (const field of Object.keys(patched)) {
-      const fixed = !(EDITABLE as readonly string[]).includes(field);
-      if (fixed && patched[field] !== (scope as unknown as Record<string, unknown>)[field]) {
-        throw new BadRequestError('Invalid patch', `${field} cannot be changed`);
-      }
-    }
-    const text = (field: string) => {
-      const value = patched[field];
-      if (value === undefined || value === null) return undefined;
-      if (typeof value !== 'string')
-        throw new BadRequestError(`Invalid value for ${field}`, `${field} must be a string`);
-      return value;
-    };
-    const claims = patched.claims ?? [];
-    if (!Array.isArray(claims) || claims.some((c) => typeof c !== 'string')) {
-      throw new BadRequestError(
-        'Invalid value for claims',
-        'claims must be a list of attribute definition DNs',
-      );
-    }
-    const defaultScope = patched.defaultScope;
-    if (defaultScope !== undefined && defaultScope !== null && typeof defaultScope !== 'boolean') {
-      throw new BadRequestError('Invalid value for defaultScope', 'defaultScope must be true or false');
-    }
-    const unique = claims.filter((c, i) => claims.findIndex((d) => sameDn(c, d)) === i);
+  private applyPatch(scope: Scope, operations: Operation[], checkShape: ShapeCheck): Scope {
+    const patched = patchDocument(
+      { ...scope },
+      operations,
+      (field) => !(EDITABLE as readonly string[]).includes(field),
+    );
+    checkShape(patched);
+    const next = patched as unknown as Scope;
     return {
-      dn: scope.dn,
-      inum: scope.inum,
-      id: text('id'),
-      displayName: text('displayName'),
-      description: text('description'),
-      scopeType: text('scopeType'),
-      defaultScope: defaultScope ?? undefined,
-      claims: unique,
+      ...next,
+      claims: next.claims.filter((c, i) => next.claims.findIndex((d) => sameDn(c, d)) === i),
     };
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
 import {
   AppError,
   BadRequestError,
@@ -20,11 +20,11 @@ import {
   type AttributeDefinition,
   type StoredAttribute,
 } from './definition.js';
+import { patchDocument } from './json-patch.js';
 import { parseListQuery, type ListParams, type Page } from './query.js';
 import type { Scope, ScopeStore } from './scopes.js';
+import { Turns } from './turns.js';
 import type { AttributeStore, PersonSchema } from './store.js';
-
-const { applyPatch, JsonPatchError } = fastJsonPatch;
 
 export interface ServiceOptions {
   /** Largest page a list request may ask for. */
@@ -66,7 +66,6 @@ export type ShapeCheck = (body: unknown) => void;
 /** Fields a patch may not touch: identity, and flags that are derived from editType/viewType. */
 const FIXED_ON_PATCH = new Set(['inum', 'dn', 'baseDn']);
 const DERIVED_ON_PATCH = new Set(Object.keys(DERIVED_FLAGS));
-const UNSAFE_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** How often a change is re-applied when another writer got there between its read and its write. */
 const MAX_ATTEMPTS = 10;
@@ -80,7 +79,7 @@ const MAX_ATTEMPTS = 10;
  * If-Match). So no change is silently lost.
  */
 export class AttributeService {
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly turns = new Turns();
   private readonly observers: ChangeObserver[] = [];
   private readonly tags = new WeakMap<StoredAttribute, string>();
 
@@ -163,10 +162,6 @@ export class AttributeService {
     ifMatch?: string,
   ): Promise<Required<Change>> {
     for (const [index, op] of operations.entries()) {
-      const segments = [op.path, 'from' in op ? op.from : ''].flatMap((p) => p.split('/'));
-      if (segments.some((s) => UNSAFE_SEGMENTS.has(s))) {
-        throw new BadRequestError(`Invalid patch operation ${index}`, 'The path names a forbidden property');
-      }
       const field = op.path.split('/')[1] ?? '';
       if (DERIVED_ON_PATCH.has(field)) {
         throw new BadRequestError(
@@ -251,7 +246,7 @@ export class AttributeService {
     ifMatch: string | undefined,
     apply: (current: StoredAttribute) => Promise<T>,
   ): Promise<T> {
-    return this.exclusive(inum.toLowerCase(), async () => {
+    return this.turns.run(inum.toLowerCase(), async () => {
       // Attempt 0 works on the store's copy: the write is conditional on the version read, so a stale copy
       // costs an attempt on the directory's current state, never a lost change.
       for (let attempt = 0; ; attempt++) {
@@ -279,43 +274,12 @@ export class AttributeService {
     });
   }
 
-  private async exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const run = (this.queues.get(key) ?? Promise.resolve()).then(work, work);
-    const tail = run.catch(() => undefined);
-    this.queues.set(key, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    }
-  }
-
   private async applyPatch(
     current: StoredAttribute,
     operations: Operation[],
     checkShape: ShapeCheck,
   ): Promise<StoredAttribute> {
-    const document = toWire(current);
-    let patched: Record<string, unknown>;
-    try {
-      patched = applyPatch(document, operations, true, false).newDocument;
-    } catch (error) {
-      if (!(error instanceof JsonPatchError)) throw error;
-      const at = `operation ${error.index ?? 0}`;
-      if (error.name === 'TEST_OPERATION_FAILED') {
-        throw new ConflictError(
-          'JSON Patch test failed',
-          `The test in ${at} does not hold; nothing was changed`,
-        );
-      }
-      // The library's first line says what is wrong with the operation (path, index, value).
-      throw new BadRequestError(`Invalid patch ${at}`, error.message.split('\n')[0]);
-    }
-    for (const field of FIXED_ON_PATCH) {
-      if (patched[field] !== document[field]) {
-        throw new BadRequestError('Invalid patch', `${field} cannot be changed`);
-      }
-    }
+    const patched = patchDocument(toWire(current), operations, (field) => FIXED_ON_PATCH.has(field));
     checkShape(patched);
     return this.write(current, patched);
   }

@@ -1,11 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { runningSlapdUrl } from '../directory/slapd.js';
 import { LdapAttributeStore } from '../ldap/attribute-store.js';
-import { Directory } from '../ldap/directory.js';
 import { createValueService } from '../server.js';
+import { commandDirectory, type CommandDirectory } from './directory.js';
 
 const { values: options } = parseArgs({
   options: { attribute: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
@@ -22,34 +19,16 @@ if (options.help) {
 }
 
 const config = loadConfig();
+let connection: CommandDirectory | undefined;
 try {
-  let url = config.ldapUrl;
-  let bindDn = config.ldapBindDn;
-  let password = config.ldapBindPassword;
-  if (!url) {
-    url = await runningSlapdUrl(config.dataDir);
-    if (!url)
-      throw new Error(`No embedded directory is running in ${config.dataDir}; start the service first`);
-    bindDn = `cn=admin,${config.baseDn}`;
-    password = (await readFile(join(config.dataDir, 'directory-password'), 'utf8')).trim();
-  }
-  const directory = new Directory({
-    url,
-    bindDn,
-    bindPassword: password,
-    baseDn: config.baseDn,
-    poolSize: 1,
-    connectTimeoutMs: config.ldapConnectTimeoutMs,
-    operationTimeoutMs: config.ldapOperationTimeoutMs,
-  });
-  try {
-    const service = createValueService(directory, new LdapAttributeStore(directory), config);
-    const count = await service.reencrypt(options.attribute);
-    process.stdout.write(`rewrote ${count} value${count === 1 ? '' : 's'}\n`);
-  } finally {
-    await directory.close();
-  }
+  connection = await commandDirectory(config, false);
+  const { directory } = connection;
+  const service = createValueService(directory, new LdapAttributeStore(directory), config);
+  const count = await service.reencrypt(options.attribute);
+  process.stdout.write(`rewrote ${count} value${count === 1 ? '' : 's'}\n`);
 } catch (error) {
   process.stderr.write(`${(error as Error).message}\n`);
   process.exitCode = 1;
+} finally {
+  await connection?.close();
 }

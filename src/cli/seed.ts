@@ -2,10 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { LdifSyntaxError } from '../directory/ldif.js';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../directory/seed.js';
-import { runningSlapdUrl, startSlapd, type RunningSlapd } from '../directory/slapd.js';
-import { Directory } from '../ldap/directory.js';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { commandDirectory, type CommandDirectory } from './directory.js';
 
 const { values } = parseArgs({
   options: { ldif: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
@@ -21,49 +18,21 @@ if (values.help) {
 }
 
 const config = loadConfig();
-let slapd: RunningSlapd | undefined;
+let connection: CommandDirectory | undefined;
 try {
   // Parse everything before touching the directory: a malformed file writes nothing.
   const entries = await readLdifFiles(values.ldif ?? STANDARD_LDIF);
-  let url = config.ldapUrl;
-  let bindDn = config.ldapBindDn;
-  let password = config.ldapBindPassword;
-  if (!url) {
-    url = await runningSlapdUrl(config.dataDir);
-    if (!url) {
-      slapd = await startSlapd({
-        dataDir: config.dataDir,
-        suffix: config.baseDn,
-        slapdPath: config.slapdPath,
-      });
-      url = slapd.url;
-    }
-    bindDn = `cn=admin,${config.baseDn}`;
-    password = (await readFile(join(config.dataDir, 'directory-password'), 'utf8')).trim();
-  }
-  const directory = new Directory({
-    url,
-    bindDn,
-    bindPassword: password,
-    baseDn: config.baseDn,
-    poolSize: 1,
-    connectTimeoutMs: config.ldapConnectTimeoutMs,
-    operationTimeoutMs: config.ldapOperationTimeoutMs,
-  });
-  try {
-    const report = await seed(directory, entries);
-    process.stdout.write(
-      `added ${report.added.length}, unchanged ${report.unchanged.length}, different ${report.different.length}\n`,
-    );
-    for (const dn of report.different) process.stdout.write(`different: ${dn}\n`);
-  } finally {
-    await directory.close();
-  }
+  connection = await commandDirectory(config, true);
+  const report = await seed(connection.directory, entries);
+  process.stdout.write(
+    `added ${report.added.length}, unchanged ${report.unchanged.length}, different ${report.different.length}\n`,
+  );
+  for (const dn of report.different) process.stdout.write(`different: ${dn}\n`);
 } catch (error) {
   process.stderr.write(
     `${error instanceof LdifSyntaxError ? 'malformed LDIF: ' : ''}${(error as Error).message}\n`,
   );
   process.exitCode = 1;
 } finally {
-  await slapd?.stop();
+  await connection?.close();
 }

@@ -107,6 +107,16 @@ export async function createApi({
     );
     if (!result.valid) throw describeViolation(result.errors);
   };
+  // A patched scope is held to the document's Scope schema, as a patched definition is to the PUT body.
+  const scopeSchema = (document.components?.schemas ?? {}).Scope;
+  const validateScope = bodyAjv.compile({
+    type: 'object',
+    properties: { requestBody: scopeSchema },
+    required: ['requestBody'],
+  });
+  const checkScope = (scope: unknown) => {
+    if (!validateScope({ requestBody: scope })) throw describeViolation(validateScope.errors);
+  };
   const sendAttribute = (ctx: KoaContext, status: number, stored: StoredAttribute) => {
     ctx.status = status;
     ctx.set('ETag', service.tagOf(stored));
@@ -194,7 +204,8 @@ export async function createApi({
       ctx.body = await scopes.get(String(c.request.params.inum));
     },
     'patch-oauth-scopes-by-id': async (c: Context, ctx: KoaContext) => {
-      ctx.body = await scopes.patch(String(c.request.params.inum), c.request.requestBody as PatchOperation[]);
+      const operations = c.request.requestBody as PatchOperation[];
+      ctx.body = await scopes.patch(String(c.request.params.inum), operations, checkScope);
     },
     'get-attributes-history-by-inum': async (c: Context, ctx: KoaContext) => {
       const { limit, startIndex } = parsePaging(c.request.query as ListParams, maxPageSize);

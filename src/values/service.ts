@@ -1,5 +1,6 @@
 import type { AttributeDefinition } from '../attributes/definition.js';
 import type { ChangeObserver } from '../attributes/service.js';
+import { Turns } from '../attributes/turns.js';
 import {
   AppError,
   BadRequestError,
@@ -113,7 +114,7 @@ const lower = (name: string) => name.toLowerCase();
  */
 export class ValueService {
   /** Writes to one holder run one at a time within this process; across processes the store's check decides. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly turns = new Turns();
 
   constructor(
     private readonly store: ValueStore,
@@ -166,16 +167,9 @@ export class ValueService {
     return this.exclusive(holder, () => this.apply(holder, caller, op, items, withMetadata));
   }
 
-  private async exclusive<T>(holder: HolderRef, work: () => Promise<T>): Promise<T> {
-    const key = `${holder.kind}\u0000${holder.id}`;
-    const run = (this.queues.get(key) ?? Promise.resolve()).then(work, work);
-    const tail = run.catch(() => undefined);
-    this.queues.set(key, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    }
+  /** Changes to one holder's values take turns within this process. */
+  private exclusive<T>(holder: HolderRef, work: () => Promise<T>): Promise<T> {
+    return this.turns.run(`${holder.kind}\u0000${holder.id}`, work);
   }
 
   private async apply(

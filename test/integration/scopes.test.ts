@@ -116,6 +116,14 @@ describe('scopes and where definitions are used', () => {
       body: [{ op: 'replace', path: '/inum', value: 'OTHER' }],
     });
     expect(fixed.status).to.equal(400);
+    const typed = await call(app, 'PATCH', '/scopes/764C', {
+      token,
+      body: [{ op: 'replace', path: '/defaultScope', value: 'yes' }],
+    });
+    expect(typed.status).to.equal(400);
+    expect(typed.body.message).to.equal('Invalid field defaultScope');
+    const notText = await addClaim('764C', 42 as unknown as string);
+    expect([notText.status, notText.body.message]).to.deep.equal([400, 'Invalid field claims.2']);
     expect(await claimsOf('764C')).to.deep.equal(before);
   });
 
