@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
-import type { OpenAPIBackend, Document } from 'openapi-backend';
+import type { Document } from 'openapi-backend';
 import type { Logger } from 'pino';
 import { AppError, NotInSchemaError } from './errors.js';
+import type { Api } from './http/api.js';
 import { API_ROOT } from './http/openapi.js';
 import { auditWrites } from './http/audit.js';
 import { registerDocs } from './http/docs.js';
@@ -12,7 +13,7 @@ import type { Metrics } from './http/metrics.js';
 import type { AuditStore } from './attributes/audit.js';
 
 export interface AppDependencies {
-  api: OpenAPIBackend;
+  api: Api;
   audit: AuditStore;
   metrics: Metrics;
   document: Document;
@@ -180,16 +181,7 @@ export function createApp({ api, audit, metrics, document, log, directoryReady }
   app.use(router.routes());
   app.use(async (ctx) => {
     if (!ctx.path.startsWith(`${API_ROOT}/`)) throw new AppError(404, 'No such endpoint');
-    await api.handleRequest(
-      {
-        method: ctx.method,
-        path: ctx.path,
-        query: ctx.querystring,
-        body: ctx.request.body,
-        headers: ctx.headers as Record<string, string | string[]>,
-      },
-      ctx,
-    );
+    await api(ctx);
   });
   return app;
 }

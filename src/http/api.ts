@@ -1,9 +1,9 @@
 import Ajv from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Context as KoaContext } from 'koa';
-import { OpenAPIBackend, type Context, type Document } from 'openapi-backend';
+import { OpenAPIBackend, type Context, type Document, type Operation } from 'openapi-backend';
 import type { Operation as PatchOperation } from 'fast-json-patch';
-import { bearerToken, requireScopes, type Principal, type TokenVerifier } from '../auth/bearer.js';
+import { bearerToken, requireScopes, type TokenVerifier } from '../auth/bearer.js';
 import { tagMatches, toWire, type StoredAttribute } from '../attributes/definition.js';
 import type { AuditStore } from '../attributes/audit.js';
 import { parsePaging, type ListParams } from '../attributes/query.js';
@@ -14,6 +14,9 @@ import type { ValueService } from '../values/service.js';
 import type { ValueSchemas } from '../values/value-schema.js';
 import { API_ROOT } from './openapi.js';
 import { valueHandlers } from './values.js';
+
+/** Answers one request below the API root. */
+export type Api = (ctx: KoaContext) => Promise<void>;
 
 export interface ApiDependencies {
   document: Document;
@@ -61,7 +64,7 @@ export async function createApi({
   maxPageSize,
   values,
   valueSchemas,
-}: ApiDependencies): Promise<OpenAPIBackend> {
+}: ApiDependencies): Promise<Api> {
   const api = new OpenAPIBackend({
     definition: structuredClone(document),
     apiRoot: API_ROOT,
@@ -217,42 +220,83 @@ export async function createApi({
         ...(events.length > 0 ? { entries: events } : {}),
       };
     },
-
-    postRoutingHandler: (c: Context, ctx: KoaContext) => {
-      ctx.state.operationId = c.operation?.operationId;
-    },
-    postSecurityHandler: (c: Context, ctx: KoaContext) => {
-      const result = c.security?.oauth2 as Principal | { error: unknown } | undefined;
-      if (result && 'error' in result) throw result.error;
-      const requirements = (c.operation.security ?? []).map((r) => r.oauth2 ?? []);
-      ctx.state.principal = result;
-      if (result) requireScopes(result, requirements);
-      const body = c.operation.requestBody;
-      const accepted = body && 'content' in body ? Object.keys(body.content) : [];
-      if (accepted.length > 0 && !ctx.is(accepted)) throw new UnsupportedMediaTypeError(accepted);
-    },
-    preOperationHandler: (c: Context) => checkOtherJsonBody(c),
-    validationFail: (c: Context) => {
-      throw describeViolation(c.validation.errors);
-    },
-    notFound: () => {
-      throw new AppError(404, 'No such endpoint');
-    },
-    methodNotAllowed: () => {
-      throw new AppError(405, 'Method not allowed');
-    },
-  });
-  // openapi-backend calls this once per security requirement (one per acceptable scope): verify once.
-  api.registerSecurityHandler('oauth2', (_c: Context, ctx: KoaContext) => {
-    ctx.state.verification ??= Promise.resolve().then(() =>
-      verifier.verify(bearerToken(ctx.get('authorization') || undefined)),
-    );
-    return ctx.state.verification;
   });
   await api.init();
-  // openapi-backend rebuilds its list of operations from the document several times per request (to
-  // route, to validate); the document never changes after init, so the list is built once.
   const operations = api.router.getOperations();
-  api.router.getOperations = () => operations;
-  return api;
+  const handlers = api.handlers as Record<string, Handler | undefined>;
+  const unhandled = operations.filter((op) => !handlers[op.operationId ?? '']).map((op) => op.operationId);
+  if (unhandled.length > 0) throw new Error(`No handler for ${unhandled.join(', ')}`);
+  const match = matcher(operations);
+
+  /**
+   * One request: route and validate it by the document (openapi-backend's matching rules and its
+   * compiled validators), check the bearer token against the operation's scopes first, then run the
+   * operation's handler.
+   */
+  return async (ctx: KoaContext) => {
+    const operation = match(ctx.method, ctx.path.slice(API_ROOT.length));
+    const operationId = operation.operationId ?? '';
+    ctx.state.operationId = operationId;
+    const requirements = (operation.security ?? []).map((r) => r.oauth2 ?? []);
+    if (requirements.length > 0) {
+      const principal = await verifier.verify(bearerToken(ctx.get('authorization') || undefined));
+      ctx.state.principal = principal;
+      requireScopes(principal, requirements);
+    }
+    const body = operation.requestBody;
+    const accepted = body && 'content' in body ? Object.keys(body.content) : [];
+    if (accepted.length > 0 && !ctx.is(accepted)) throw new UnsupportedMediaTypeError(accepted);
+
+    const request = {
+      method: ctx.method,
+      path: ctx.path,
+      query: ctx.querystring,
+      body: ctx.request.body,
+      headers: ctx.headers as Record<string, string | string[]>,
+    };
+    const validation = api.validator.validateRequest(request, operation);
+    if (validation.errors) throw describeViolation(validation.errors);
+    const c = {
+      api,
+      operation,
+      validation,
+      request: api.router.parseRequest(validation.coerced ?? request, operation),
+    };
+    checkOtherJsonBody(c as Context);
+    await handlers[operationId]?.(c as Context, ctx);
+  };
+}
+
+type Handler = (c: Context, ctx: KoaContext) => Promise<void>;
+
+/**
+ * The operation for a method and a path below the API root, by openapi-backend's rules (a literal path
+ * before a template, then the template with the longest literal part; trailing slashes ignored), with
+ * each path's pattern compiled once rather than on every request.
+ */
+export function matcher(operations: Operation[]): (method: string, path: string) => Operation {
+  const escape = (literal: string) => literal.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+  const routes = operations
+    .map((operation) => ({
+      operation,
+      pattern: new RegExp(
+        `^${operation.path
+          .split(/\{[^}]*\}/)
+          .map(escape)
+          .join('[^/]+')}$`,
+      ),
+      literal: operation.path.replace(/\{[^}]*\}/g, '').length,
+    }))
+    .sort((a, b) => b.literal - a.literal);
+  return (method, path) => {
+    const wanted = method.toLowerCase();
+    const trimmed = path.replace(/(?<=.)\/+$/, '') || '/';
+    let known = false;
+    for (const { operation, pattern } of routes) {
+      if (!pattern.test(trimmed)) continue;
+      if (operation.method === wanted) return operation;
+      known = true;
+    }
+    throw known ? new AppError(405, 'Method not allowed') : new AppError(404, 'No such endpoint');
+  };
 }

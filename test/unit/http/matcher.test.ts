@@ -1,0 +1,58 @@
+import { expect } from 'chai';
+import { OpenAPIRouter } from 'openapi-backend';
+import { AppError } from '../../../src/errors.js';
+import { matcher } from '../../../src/http/api.js';
+import { API_ROOT, loadOpenApiDocument } from '../../../src/http/openapi.js';
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head'];
+
+/** What a matcher answers: the operationId, or the status of the error it throws. */
+function outcome(find: () => { operationId?: string } | undefined): string {
+  try {
+    return find()?.operationId ?? 'none';
+  } catch (error) {
+    if (error instanceof AppError) return String(error.status);
+    const message = (error as Error).message;
+    return message.startsWith('405') ? '405' : message.startsWith('404') ? '404' : message;
+  }
+}
+
+describe('matcher', () => {
+  const definition = loadOpenApiDocument();
+  const router = new OpenAPIRouter({ definition, apiRoot: API_ROOT });
+  const match = matcher(router.getOperations());
+
+  it('routes every path and method as the router of openapi-backend does', () => {
+    // Each document path with its parameters filled with words that are also literal segments, so that
+    // literal paths and templates compete; plus trailing slashes and paths the document lacks.
+    const paths = new Set<string>(['/', '/nothing', '/attributes/X1/nothing', '/attributes//']);
+    for (const template of Object.keys(definition.paths ?? {})) {
+      for (const word of ['29DA', 'schema', 'claims']) {
+        const path = template.replace(/\{[^}]*\}/g, word);
+        paths.add(path);
+        paths.add(`${path}/`);
+      }
+    }
+    let compared = 0;
+    for (const path of paths) {
+      for (const method of METHODS) {
+        const expected = outcome(() =>
+          router.matchOperation({ method, path: `${API_ROOT}${path}`, headers: {} }, true),
+        );
+        expect(
+          outcome(() => match(method.toUpperCase(), path)),
+          `${method} ${path}`,
+        ).to.equal(expected);
+        compared += 1;
+      }
+    }
+    expect(compared).to.be.greaterThan(100);
+  });
+
+  it('prefers a literal path to a template and says 405 for a known path with another method', () => {
+    expect(match('GET', '/attributes/schema').operationId).to.equal('get-attributes-schema');
+    expect(match('GET', '/attributes/29DA').operationId).to.equal('get-attributes-by-inum');
+    expect(outcome(() => match('POST', '/attributes/29DA'))).to.equal('405');
+    expect(outcome(() => match('GET', '/attributes/29DA/nothing'))).to.equal('404');
+  });
+});
