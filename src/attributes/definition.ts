@@ -263,18 +263,21 @@ export function wireValue(stored: StoredAttribute, field: string): unknown {
   return (stored.definition as Record<string, unknown>)[field];
 }
 
+const WIRE_FIELDS = [...STRING_FIELDS, ...LIST_FIELDS, ...BOOLEAN_FIELDS];
+const DERIVATIONS = Object.entries(DERIVED_FLAGS);
+
 /** The JSON form Janssen serves: empty fields left out, derived flags and compatibility fields present. */
 export function toWire(stored: StoredAttribute): Record<string, unknown> {
   const d = stored.definition;
   const wire: Record<string, unknown> = { dn: stored.dn, selected: false, inum: d.inum };
-  for (const field of [...STRING_FIELDS, ...LIST_FIELDS, ...BOOLEAN_FIELDS]) {
+  for (const field of WIRE_FIELDS) {
     const value = d[field];
     if (value !== undefined) wire[field] = value;
   }
   wire.oxMultiValuedAttribute = d.oxMultiValuedAttribute ?? false;
   wire.custom = false;
   if (d.attributeValidation) wire.attributeValidation = d.attributeValidation;
-  for (const [flag, derive] of Object.entries(DERIVED_FLAGS)) wire[flag] = derive(d);
+  for (const [flag, derive] of DERIVATIONS) wire[flag] = derive(d);
   wire.baseDn = stored.dn;
   return wire;
 }

@@ -256,11 +256,13 @@ export async function createApi({
     };
     const validation = api.validator.validateRequest(request, operation);
     if (validation.errors) throw describeViolation(validation.errors);
+    // The validator has parsed the path and query parameters and coerced them to their schema types.
+    const { params, query } = validation.coerced as unknown as Pick<Context['request'], 'params' | 'query'>;
     const c = {
       api,
       operation,
       validation,
-      request: api.router.parseRequest(validation.coerced ?? request, operation),
+      request: { ...request, params, query, requestBody: request.body },
     };
     checkOtherJsonBody(c as Context);
     await handlers[operationId]?.(c as Context, ctx);
