@@ -61,7 +61,7 @@ if (args.help) {
   --pool-size P         LDAP connections of the service and of the raw pool (default 4)
   --timeout S           per-request limit; slower answers count as failed (default 30)
   --log-level L         LOG_LEVEL of the service (default info: one JSON line per request, to a file)
-  --scenarios a,b       only these (get, pattern, sorted, fieldValuePair, postDelete, patch)
+  --scenarios a,b       only these (get, pattern, sorted, fieldValuePair, postDelete, patch, patchAny)
   --cpu-prof            run the service with --cpu-prof; profiles go to bench/profiles/
   --service-node-args=A Node options for the service, e.g. --service-node-args=--max-old-space-size=256
   --out FILE            JSON results (default bench/results/<timestamp>.json)

@@ -280,6 +280,28 @@ export const SCENARIOS: Scenario[] = [
       };
     },
   },
+  {
+    id: 'patchAny',
+    title: 'PATCH replace /displayName (random definition)',
+    api: (ctx) => [
+      {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${ctx.token}`, 'content-type': 'application/json-patch+json' },
+        setupRequest: (request) => ({
+          ...request,
+          path: `${pathOf(ctx.api)}/attributes/${pickInum(ctx.inums)}`,
+          body: JSON.stringify([{ op: 'replace', path: '/displayName', value: `Patched ${counter++}` }]),
+        }),
+      },
+    ],
+    raw: (ctx) => async (timed) => {
+      const change = new Change({
+        operation: 'replace',
+        modification: new Attribute({ type: 'displayName', values: [`Modified ${counter++}`] }),
+      });
+      await timed((c) => c.modify(`inum=${pickInum(ctx.inums)},${CONTAINER}`, change));
+    },
+  },
 ];
 
 /**

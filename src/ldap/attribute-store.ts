@@ -77,7 +77,6 @@ const FIELD_BY_LDAP_NAME = new Map(
 const EXTENSION_CLASS = 'jansAttrRegistryExt';
 const EXTENSION_FIELDS = ['required', 'encrypted', 'predefined'] as const;
 const usesExtension = (d: AttributeDefinition) => EXTENSION_FIELDS.some((f) => d[f] !== undefined);
-const EXTENSION_LDAP_NAMES = new Set(EXTENSION_FIELDS.map((f) => LDAP_NAMES[f]));
 const IS_DEFINITION = new EqualityFilter({ attribute: 'objectClass', value: 'jansAttr' });
 /** User attributes plus the change sequence number that versions the entry. */
 const READ_ATTRIBUTES = ['*', 'entryCSN'];
@@ -215,15 +214,23 @@ export class LdapAttributeStore implements AttributeStore {
   async replace(current: StoredAttribute, definition: AttributeDefinition): Promise<StoredAttribute> {
     const had = usesExtension(current.definition);
     const has = usesExtension(definition);
+    // Only what differs is written: every attribute in a modify costs index updates, a change-log record
+    // and, for the name, a uniqueness search in slapd. (Extension types a definition does not use are
+    // then never mentioned, as a directory made by Janssen has none.)
+    const was = new Map(toLdapValues(current.definition));
     const changes: Change[] = [];
     if (has && !had) changes.push(change('add', 'objectClass', [EXTENSION_CLASS]));
     for (const [ldapName, values] of toLdapValues(definition)) {
-      if (ldapName === LDAP_NAMES.inum) continue;
-      // A directory made by Janssen has no extension types at all: leave them out unless in use.
-      if (EXTENSION_LDAP_NAMES.has(ldapName) && !had && !has) continue;
+      if (ldapName === LDAP_NAMES.inum || sameValues(was.get(ldapName) ?? [], values)) continue;
       changes.push(change('replace', ldapName, values));
     }
     if (had && !has) changes.push(change('delete', 'objectClass', [EXTENSION_CLASS]));
+    if (changes.length === 0) {
+      // Nothing to write, if what was read is still what the directory holds.
+      const now = await this.read(current.dn);
+      if (!now || now.version !== current.version) throw new ConcurrentChangeError();
+      return now;
+    }
     const oldName = current.definition.name ?? '';
     const newName = definition.name ?? '';
     const renamed = oldName.toLowerCase() !== newName.toLowerCase();
@@ -270,6 +277,10 @@ export class LdapAttributeStore implements AttributeStore {
     );
     return searchEntries.map(fromEntry);
   }
+}
+
+function sameValues(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
 }
 
 function change(operation: 'add' | 'delete' | 'replace', type: string, values: string[]): Change {

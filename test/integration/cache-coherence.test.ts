@@ -143,4 +143,33 @@ describe('reads from the in-memory index that stay coherent with the directory',
     });
     expect(reply.status).to.equal(200);
   });
+
+  const entryCsn = async (dn: string) =>
+    String((await client.search(dn, { scope: 'base', attributes: ['entryCSN'] })).searchEntries[0]?.entryCSN);
+
+  it('writes nothing for a PUT of what the directory already holds, and keeps the entity tag', async () => {
+    const before = await get('29DA');
+    const csn = await entryCsn('inum=29DA,ou=attributes,o=jans');
+    const reply = await call(app, 'PUT', '/attributes', { token: app.adminToken, body: before.body });
+    expect(reply.status).to.equal(200);
+    expect(reply.headers.get('etag')).to.equal(before.headers.get('etag'));
+    expect(await entryCsn('inum=29DA,ou=attributes,o=jans')).to.equal(csn);
+  });
+
+  it('still writes a PUT that equals only its own stale copy, not what the directory holds', async () => {
+    // An instance that would not notice the change behind its back for a minute.
+    const slow = await startTestApp(directory.slapd, { INDEX_POLL_MS: '60000' });
+    try {
+      const dn = 'inum=B4B0,ou=attributes,o=jans';
+      const stale = await call(slow, 'GET', '/attributes/B4B0', { token: slow.adminToken });
+      await rename(dn, 'Changed behind its back');
+      const reply = await call(slow, 'PUT', '/attributes', { token: slow.adminToken, body: stale.body });
+      expect(reply.status).to.equal(200);
+      expect(reply.body.displayName).to.equal(stale.body.displayName);
+      const held = await client.search(dn, { scope: 'base', attributes: ['displayName'] });
+      expect(held.searchEntries[0]?.displayName).to.equal(stale.body.displayName);
+    } finally {
+      await slow.stop();
+    }
+  });
 });
