@@ -78,24 +78,15 @@ export async function createApi({
 
   // openapi-backend validates application/json bodies only; JSON Patch bodies get the same treatment here,
   // from the same document.
-  const otherJsonBodies = new Map<string, ValidateFunction>();
   const bodyAjv = new Ajv.default({ strict: false });
-  const checkOtherJsonBody = (c: Context) => {
+  const otherJsonBody = (operation: Operation): ValidateFunction | undefined => {
     const content =
-      c.operation.requestBody && 'content' in c.operation.requestBody ? c.operation.requestBody.content : {};
-    if (content['application/json']) return;
-    const media = Object.entries(content).find(([type]) => type.endsWith('+json'));
-    if (!media?.[1].schema) return;
-    let validate = otherJsonBodies.get(c.operation.operationId ?? '');
-    if (!validate) {
-      validate = bodyAjv.compile({
-        type: 'object',
-        properties: { requestBody: media[1].schema },
-        required: ['requestBody'],
-      });
-      otherJsonBodies.set(c.operation.operationId ?? '', validate);
-    }
-    if (!validate({ requestBody: c.request.requestBody })) throw describeViolation(validate.errors);
+      operation.requestBody && 'content' in operation.requestBody ? operation.requestBody.content : {};
+    if (content['application/json']) return undefined;
+    const schema = Object.entries(content).find(([type]) => type.endsWith('+json'))?.[1].schema;
+    return schema
+      ? bodyAjv.compile({ type: 'object', properties: { requestBody: schema }, required: ['requestBody'] })
+      : undefined;
   };
 
   const checkShape = (body: unknown) => {
@@ -222,11 +213,21 @@ export async function createApi({
     },
   });
   await api.init();
-  const operations = api.router.getOperations();
   const handlers = api.handlers as Record<string, Handler | undefined>;
-  const unhandled = operations.filter((op) => !handlers[op.operationId ?? '']).map((op) => op.operationId);
+  // What each operation needs checked, worked out once from the (dereferenced) document.
+  const plans = api.router.getOperations().map((operation) => {
+    const body = operation.requestBody;
+    return {
+      operation,
+      handler: handlers[operation.operationId ?? ''],
+      scopes: (operation.security ?? []).map((r) => r.oauth2 ?? []),
+      accepted: body && 'content' in body ? Object.keys(body.content) : [],
+      otherBody: otherJsonBody(operation),
+    };
+  });
+  const unhandled = plans.filter((p) => !p.handler).map((p) => p.operation.operationId);
   if (unhandled.length > 0) throw new Error(`No handler for ${unhandled.join(', ')}`);
-  const match = matcher(operations);
+  const match = matcher(plans);
 
   /**
    * One request: route and validate it by the document (openapi-backend's matching rules and its
@@ -234,17 +235,16 @@ export async function createApi({
    * operation's handler.
    */
   return async (ctx: KoaContext) => {
-    const operation = match(ctx.method, ctx.path.slice(API_ROOT.length));
-    const operationId = operation.operationId ?? '';
-    ctx.state.operationId = operationId;
-    const requirements = (operation.security ?? []).map((r) => r.oauth2 ?? []);
-    if (requirements.length > 0) {
+    const { operation, handler, scopes, accepted, otherBody } = match(
+      ctx.method,
+      ctx.path.slice(API_ROOT.length),
+    );
+    ctx.state.operationId = operation.operationId;
+    if (scopes.length > 0) {
       const principal = await verifier.verify(bearerToken(ctx.get('authorization') || undefined));
       ctx.state.principal = principal;
-      requireScopes(principal, requirements);
+      requireScopes(principal, scopes);
     }
-    const body = operation.requestBody;
-    const accepted = body && 'content' in body ? Object.keys(body.content) : [];
     if (accepted.length > 0 && !ctx.is(accepted)) throw new UnsupportedMediaTypeError(accepted);
 
     const request = {
@@ -256,6 +256,7 @@ export async function createApi({
     };
     const validation = api.validator.validateRequest(request, operation);
     if (validation.errors) throw describeViolation(validation.errors);
+    if (otherBody && !otherBody({ requestBody: request.body })) throw describeViolation(otherBody.errors);
     // The validator has parsed the path and query parameters and coerced them to their schema types.
     const { params, query } = validation.coerced as unknown as Pick<Context['request'], 'params' | 'query'>;
     const c = {
@@ -264,39 +265,40 @@ export async function createApi({
       validation,
       request: { ...request, params, query, requestBody: request.body },
     };
-    checkOtherJsonBody(c as Context);
-    await handlers[operationId]?.(c as Context, ctx);
+    await handler?.(c as Context, ctx);
   };
 }
 
 type Handler = (c: Context, ctx: KoaContext) => Promise<void>;
 
 /**
- * The operation for a method and a path below the API root, by openapi-backend's rules (a literal path
- * before a template, then the template with the longest literal part; trailing slashes ignored), with
- * each path's pattern compiled once rather than on every request.
+ * The route (anything that names an operation) for a method and a path below the API root, by
+ * openapi-backend's rules (a literal path before a template, then the template with the longest literal
+ * part; trailing slashes ignored), with each path's pattern compiled once rather than on every request.
  */
-export function matcher(operations: Operation[]): (method: string, path: string) => Operation {
+export function matcher<R extends { operation: Operation }>(
+  routes: R[],
+): (method: string, path: string) => R {
   const escape = (literal: string) => literal.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
-  const routes = operations
-    .map((operation) => ({
-      operation,
+  const compiled = routes
+    .map((route) => ({
+      route,
       pattern: new RegExp(
-        `^${operation.path
+        `^${route.operation.path
           .split(/\{[^}]*\}/)
           .map(escape)
           .join('[^/]+')}$`,
       ),
-      literal: operation.path.replace(/\{[^}]*\}/g, '').length,
+      literal: route.operation.path.replace(/\{[^}]*\}/g, '').length,
     }))
     .sort((a, b) => b.literal - a.literal);
   return (method, path) => {
     const wanted = method.toLowerCase();
     const trimmed = path.replace(/(?<=.)\/+$/, '') || '/';
     let known = false;
-    for (const { operation, pattern } of routes) {
+    for (const { route, pattern } of compiled) {
       if (!pattern.test(trimmed)) continue;
-      if (operation.method === wanted) return operation;
+      if (route.operation.method === wanted) return route;
       known = true;
     }
     throw known ? new AppError(405, 'Method not allowed') : new AppError(404, 'No such endpoint');

@@ -20,7 +20,8 @@ function outcome(find: () => { operationId?: string } | undefined): string {
 describe('matcher', () => {
   const definition = loadOpenApiDocument();
   const router = new OpenAPIRouter({ definition, apiRoot: API_ROOT });
-  const match = matcher(router.getOperations());
+  const routes = matcher(router.getOperations().map((operation) => ({ operation })));
+  const match = (method: string, path: string) => routes(method, path).operation;
 
   it('routes every path and method as the router of openapi-backend does', () => {
     // Each document path with its parameters filled with words that are also literal segments, so that
