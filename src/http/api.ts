@@ -217,11 +217,19 @@ export async function createApi({
   // What each operation needs checked, worked out once from the (dereferenced) document.
   const plans = api.router.getOperations().map((operation) => {
     const body = operation.requestBody;
+    const parameters = (operation.parameters ?? []) as Parameter[];
+    // The request parsing below knows path, header and form-style query parameters, as the document has.
+    const other = parameters.find(
+      (p) => p.in === 'cookie' || p.content || p.explode === false || (p.style && p.style !== 'form'),
+    );
+    if (other) throw new Error(`${operation.operationId}: parameter ${other.name} is of a kind not handled`);
     return {
       operation,
       handler: handlers[operation.operationId ?? ''],
       scopes: (operation.security ?? []).map((r) => r.oauth2 ?? []),
       accepted: body && 'content' in body ? Object.keys(body.content) : [],
+      validators: api.validator.getRequestValidatorsForOperation(operation.operationId ?? '') ?? [],
+      arrays: parameters.filter((p) => p.in === 'query' && p.schema?.type === 'array').map((p) => p.name),
       otherBody: otherJsonBody(operation),
     };
   });
@@ -230,15 +238,13 @@ export async function createApi({
   const match = matcher(plans);
 
   /**
-   * One request: route and validate it by the document (openapi-backend's matching rules and its
-   * compiled validators), check the bearer token against the operation's scopes first, then run the
-   * operation's handler.
+   * One request: route it by the document (openapi-backend's matching rules), check the bearer token
+   * against the operation's scopes first, then validate it with the validators openapi-backend compiled
+   * from the document (which coerce path and query parameters to their types), then run the handler.
    */
   return async (ctx: KoaContext) => {
-    const { operation, handler, scopes, accepted, otherBody } = match(
-      ctx.method,
-      ctx.path.slice(API_ROOT.length),
-    );
+    const { route, params } = match(ctx.method, ctx.path.slice(API_ROOT.length));
+    const { operation, handler, scopes, accepted, validators, arrays, otherBody } = route;
     ctx.state.operationId = operation.operationId;
     if (scopes.length > 0) {
       const principal = await verifier.verify(bearerToken(ctx.get('authorization') || undefined));
@@ -247,38 +253,39 @@ export async function createApi({
     }
     if (accepted.length > 0 && !ctx.is(accepted)) throw new UnsupportedMediaTypeError(accepted);
 
-    const request = {
-      method: ctx.method,
-      path: ctx.path,
-      query: ctx.querystring,
-      body: ctx.request.body,
-      headers: ctx.headers as Record<string, string | string[]>,
-    };
-    const validation = api.validator.validateRequest(request, operation);
-    if (validation.errors) throw describeViolation(validation.errors);
-    if (otherBody && !otherBody({ requestBody: request.body })) throw describeViolation(otherBody.errors);
-    // The validator has parsed the path and query parameters and coerced them to their schema types.
-    const { params, query } = validation.coerced as unknown as Pick<Context['request'], 'params' | 'query'>;
-    const c = {
-      api,
-      operation,
-      validation,
-      request: { ...request, params, query, requestBody: request.body },
-    };
-    await handler?.(c as Context, ctx);
+    const query: Record<string, unknown> = { ...ctx.query };
+    for (const name of arrays) if (typeof query[name] === 'string') query[name] = [query[name]];
+    const body: unknown = ctx.request.body;
+    const parameters: Record<string, unknown> = { path: params, query, header: ctx.headers };
+    if (typeof body === 'object' || ctx.headers['content-type'] === 'application/json')
+      parameters.requestBody = body;
+    for (const validate of validators)
+      if (!validate(parameters)) throw describeViolation(validate.errors as ErrorObject[]);
+    if (otherBody && !otherBody({ requestBody: body })) throw describeViolation(otherBody.errors);
+    await handler?.({ operation, request: { params, query, requestBody: body } } as unknown as Context, ctx);
   };
 }
 
 type Handler = (c: Context, ctx: KoaContext) => Promise<void>;
 
+/** What the request parsing reads of a (dereferenced) parameter. */
+interface Parameter {
+  name: string;
+  in: string;
+  schema?: { type?: string };
+  content?: unknown;
+  style?: string;
+  explode?: boolean;
+}
+
 /**
- * The route (anything that names an operation) for a method and a path below the API root, by
- * openapi-backend's rules (a literal path before a template, then the template with the longest literal
- * part; trailing slashes ignored), with each path's pattern compiled once rather than on every request.
+ * The route (anything that names an operation) for a method and a path below the API root, with the
+ * path's parameters (URI-decoded), by openapi-backend's rules (a literal path before a template, then the
+ * template with the longest literal part; trailing slashes ignored); each path's pattern compiled once.
  */
 export function matcher<R extends { operation: Operation }>(
   routes: R[],
-): (method: string, path: string) => R {
+): (method: string, path: string) => { route: R; params: Record<string, string> } {
   const escape = (literal: string) => literal.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
   const compiled = routes
     .map((route) => ({
@@ -287,8 +294,9 @@ export function matcher<R extends { operation: Operation }>(
         `^${route.operation.path
           .split(/\{[^}]*\}/)
           .map(escape)
-          .join('[^/]+')}$`,
+          .join('([^/]+)')}$`,
       ),
+      names: [...route.operation.path.matchAll(/\{([^}]*)\}/g)].map((m) => m[1] as string),
       literal: route.operation.path.replace(/\{[^}]*\}/g, '').length,
     }))
     .sort((a, b) => b.literal - a.literal);
@@ -296,11 +304,27 @@ export function matcher<R extends { operation: Operation }>(
     const wanted = method.toLowerCase();
     const trimmed = path.replace(/(?<=.)\/+$/, '') || '/';
     let known = false;
-    for (const { route, pattern } of compiled) {
-      if (!pattern.test(trimmed)) continue;
-      if (route.operation.method === wanted) return route;
-      known = true;
+    for (const { route, pattern, names } of compiled) {
+      const found = pattern.exec(trimmed);
+      if (!found) continue;
+      if (route.operation.method !== wanted) {
+        known = true;
+        continue;
+      }
+      const params: Record<string, string> = {};
+      names.forEach((name, i) => {
+        params[name] = decodePathSegment(name, found[i + 1] as string);
+      });
+      return { route, params };
     }
     throw known ? new AppError(405, 'Method not allowed') : new AppError(404, 'No such endpoint');
   };
+}
+
+function decodePathSegment(name: string, segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BadRequestError(`Invalid path parameter ${name}`, `${name} is not valid percent-encoding`);
+  }
 }

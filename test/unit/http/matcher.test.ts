@@ -21,7 +21,7 @@ describe('matcher', () => {
   const definition = loadOpenApiDocument();
   const router = new OpenAPIRouter({ definition, apiRoot: API_ROOT });
   const routes = matcher(router.getOperations().map((operation) => ({ operation })));
-  const match = (method: string, path: string) => routes(method, path).operation;
+  const match = (method: string, path: string) => routes(method, path).route.operation;
 
   it('routes every path and method as the router of openapi-backend does', () => {
     // Each document path with its parameters filled with words that are also literal segments, so that
@@ -55,5 +55,26 @@ describe('matcher', () => {
     expect(match('GET', '/attributes/29DA').operationId).to.equal('get-attributes-by-inum');
     expect(outcome(() => match('POST', '/attributes/29DA'))).to.equal('405');
     expect(outcome(() => match('GET', '/attributes/29DA/nothing'))).to.equal('404');
+  });
+
+  it('reads path parameters as the router of openapi-backend does, percent-decoded', () => {
+    let compared = 0;
+    for (const template of Object.keys(definition.paths ?? {}).filter((t) => t.includes('{'))) {
+      for (const word of ['29DA', 'a%20b', 'caf%C3%A9', 'x.y_z-1']) {
+        const path = template.replace(/\{[^}]*\}/g, word);
+        const { route, params } = routes('GET', path);
+        const parsed = router.parseRequest(
+          { method: 'get', path: `${API_ROOT}${path}`, headers: {} },
+          route.operation,
+        );
+        expect(params, path).to.deep.equal(parsed.params);
+        compared += 1;
+      }
+    }
+    expect(compared).to.be.greaterThan(10);
+  });
+
+  it('refuses a path parameter that is not valid percent-encoding with 400', () => {
+    expect(outcome(() => match('GET', '/attributes/%E0%A4%A'))).to.equal('400');
   });
 });
