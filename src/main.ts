@@ -8,7 +8,12 @@ async function main(): Promise<void> {
   const config = loadConfig();
   // Readable lines in a developer's terminal; JSON lines everywhere else.
   const pretty = process.stdout.isTTY && process.env.NODE_ENV !== 'production';
-  const log = pino({ level: config.logLevel, ...(pretty ? { transport: { target: 'pino-pretty' } } : {}) });
+  // Lines are written as they come (sync): buffering them for asynchronous writes re-copies the growing
+  // buffer on every line, which under load doubled the heap; a slow reader of stdout holds requests up
+  // rather than letting memory grow.
+  const log = pretty
+    ? pino({ level: config.logLevel, transport: { target: 'pino-pretty' } })
+    : pino({ level: config.logLevel }, pino.destination({ sync: true }));
   const service = await startService(config, log);
 
   log.info(
