@@ -192,7 +192,11 @@ export async function startService(
     purge.unref();
 
     const document = loadOpenApiDocument();
-    const audit = new LdapAuditStore(directory);
+    const audit = new LdapAuditStore(directory, () =>
+      log.warn(
+        'the directory keeps one audit record per entry (schema of an earlier version): audit events are written one by one',
+      ),
+    );
     const api = await createApi({
       document,
       service,

@@ -9,6 +9,8 @@ export interface Actor {
 
 /** One write to the registry, allowed or refused. */
 export interface AuditEvent {
+  /** Unique per event (records written before it existed have none). */
+  id?: string;
   time: string;
   actor: Actor;
   /** The operationId of the request. */

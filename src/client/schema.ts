@@ -516,6 +516,8 @@ export interface components {
       hideOnDiscovery: boolean;
     };
     AuditEvent: {
+      /** @description Unique id of the event (also in the audit log line). */
+      id?: string;
       /** @description When the request was answered (RFC 3339, UTC). */
       time: string;
       actor: {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { diffOf, type Actor, type AuditEvent, type AuditStore } from '../attributes/audit.js';
@@ -35,6 +36,7 @@ export function auditWrites(store: AuditStore, log: Logger): Koa.Middleware {
     const pathInum = /\/attributes\/([^/]+)$/.exec(ctx.path)?.[1];
     const actor: Actor = { subject: principal.subject, clientId: principal.clientId };
     const event: AuditEvent = {
+      id: randomUUID(),
       time: new Date().toISOString(),
       actor,
       operation,

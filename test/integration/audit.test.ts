@@ -1,7 +1,43 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { Client } from 'ldapts';
+import type { AuditEvent } from '../../src/attributes/audit.js';
+import { startSlapd } from '../../src/directory/slapd.js';
 import { auditFailures } from '../../src/http/audit.js';
-import { SCOPE, call, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+import { LdapAuditStore } from '../../src/ldap/audit-store.js';
+import {
+  SCOPE,
+  adminDirectory,
+  call,
+  startTestApp,
+  startTestDirectory,
+  uniqueName,
+  type TestApp,
+} from './harness.js';
+
+/** The cn of every entry under ou=audit. */
+async function auditEntries(slapd: { url: string; bindDn: string; password: string }): Promise<string[]> {
+  const client = new Client({ url: slapd.url });
+  try {
+    await client.bind(slapd.bindDn, slapd.password);
+    const { searchEntries } = await client.search('ou=audit,o=jans', { scope: 'one', attributes: ['cn'] });
+    return searchEntries.map((e) => String(e.cn));
+  } finally {
+    await client.unbind();
+  }
+}
+
+function event(inum: string, n: number): AuditEvent {
+  return {
+    id: `${inum}-${n}`,
+    time: new Date().toISOString(),
+    actor: { subject: 'store-test' },
+    operation: 'patch-attributes-by-inum',
+    inum,
+    status: 200,
+  };
+}
 
 describe('the audit trail', () => {
   let directory: Awaited<ReturnType<typeof startTestDirectory>>;
@@ -139,6 +175,81 @@ describe('the audit trail', () => {
     } finally {
       await brokenApp.stop();
       await broken.stop();
+    }
+  });
+
+  it('writes the events that arrive while one is being written together, in one entry, losing none', async () => {
+    const store = new LdapAuditStore(adminDirectory(directory.slapd));
+    const before = (await auditEntries(directory.slapd)).length;
+    const inums = ['GRP1', 'GRP2'];
+    // The first event is written at once; the other 19 arrive while it is under way and share one entry.
+    await Promise.all(Array.from({ length: 20 }, (_, n) => store.append(event(inums[n % 2] as string, n))));
+    expect((await auditEntries(directory.slapd)).length - before).to.equal(2);
+    for (const [k, inum] of inums.entries()) {
+      const { total, events } = await store.history(inum, 0, 50);
+      expect(total).to.equal(10);
+      const expected = Array.from({ length: 10 }, (_, n) => `${inum}-${18 + k - 2 * n}`);
+      expect(events.map((e) => e.id)).to.deep.equal(expected);
+    }
+  });
+
+  it('records every one of many concurrent writes through the API', async () => {
+    const inums: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const created = await call(app, 'POST', '/attributes', {
+        token: as('judy'),
+        body: { name: uniqueName(), displayName: 'Busy', dataType: 'string' },
+      });
+      inums.push(created.body.inum);
+    }
+    const replies = await Promise.all(
+      Array.from({ length: 40 }, (_, n) =>
+        call(app, 'PATCH', `/attributes/${inums[n % 4]}`, {
+          token: as(`writer${n}`),
+          body: [{ op: 'add', path: '/description', value: `change ${n}` }],
+        }),
+      ),
+    );
+    expect(replies.every((r) => r.status === 200)).to.equal(true);
+    for (const [k, inum] of inums.entries()) {
+      const { body } = await history(inum, '?limit=50');
+      expect(body.totalEntriesCount).to.equal(11);
+      const writers = body.entries
+        .filter((e: { operation: string }) => e.operation === 'patch-attributes-by-inum')
+        .map((e: { actor: { subject: string } }) => e.actor.subject)
+        .sort();
+      const expected = Array.from({ length: 10 }, (_, i) => `writer${4 * i + k}`).sort();
+      expect(writers).to.deep.equal(expected);
+    }
+  });
+
+  it('writes one entry per event into a directory whose schema holds one record per entry', async () => {
+    // The schema of an earlier version: registryAuditRecord single-valued.
+    const old = await startTestDirectory();
+    await old.slapd.stop();
+    const schemaDir = join(old.dataDir, 'slapd.d', 'cn=config', 'cn=schema');
+    const file = join(schemaDir, (await readdir(schemaDir)).find((f) => f.endsWith('jans.ldif')) as string);
+    // Unfolded: LDIF continues long lines on the next, breaking words anywhere.
+    const text = (await readFile(file, 'utf8')).replace(/\n /g, '');
+    const edited = text.replace(
+      /(NAME 'registryAuditRecord'[^)]*?)( X-ORIGIN)/,
+      (_, head: string, tail: string) => `${head} SINGLE-VALUE${tail}`,
+    );
+    expect(edited).to.not.equal(text);
+    // slapd checks a CRC of each file when there is one; the edited file has none.
+    await writeFile(file, edited.replace(/^# CRC32.*\n/m, ''));
+    old.slapd = await startSlapd({ dataDir: old.dataDir, suffix: 'o=jans' });
+    try {
+      let warned = 0;
+      const store = new LdapAuditStore(adminDirectory(old.slapd), () => warned++);
+      await Promise.all(Array.from({ length: 5 }, (_, n) => store.append(event('OLD1', n))));
+      expect(warned).to.equal(1);
+      expect(await auditEntries(old.slapd)).to.have.length(5);
+      const { total, events } = await store.history('OLD1', 0, 10);
+      expect(total).to.equal(5);
+      expect(events.map((e) => e.id)).to.have.members(['OLD1-0', 'OLD1-1', 'OLD1-2', 'OLD1-3', 'OLD1-4']);
+    } finally {
+      await old.stop();
     }
   });
 });
