@@ -89,17 +89,11 @@ export async function createApi({
       : undefined;
   };
 
+  /** Holds a patched definition to the contract of a PUT body, with the validators of `put-attributes`. */
   const checkShape = (body: unknown) => {
-    const result = api.validateRequest(
-      {
-        method: 'put',
-        path: `${API_ROOT}/attributes`,
-        body,
-        headers: { 'content-type': 'application/json' },
-      },
-      'put-attributes',
-    );
-    if (!result.valid) throw describeViolation(result.errors);
+    const parameters = { path: {}, query: {}, header: {}, requestBody: body };
+    for (const validate of api.validator.getRequestValidatorsForOperation('put-attributes') ?? [])
+      if (!validate(parameters)) throw describeViolation(validate.errors);
   };
   // A patched scope is held to the document's Scope schema, as a patched definition is to the PUT body.
   const scopeSchema = (document.components?.schemas ?? {}).Scope;
