@@ -204,26 +204,24 @@ export class IndexSync {
   private async pollLog(): Promise<void> {
     const since = this.index.mark();
     const from = this.overlap ? fromMs(toMs(this.position) - OVERLAP_MS) : this.position;
-    const { searchEntries } = await this.directory.run((c) =>
-      c.search(this.options.changeLog, {
-        scope: 'one',
-        filter: new GreaterThanEqualsFilter({ attribute: 'reqEnd', value: from }),
-        attributes: ['reqType', 'reqDN', 'reqEnd', 'reqMod'],
-      }),
-    );
-    const fresh = searchEntries.filter((e) => !this.seen.has(e.dn));
-    this.seen = new Set(searchEntries.map((e) => e.dn));
-    for (const e of searchEntries) {
+    // The overlap is listed (names and times only) on every poll; the content of a record is read once,
+    // when it is new: under a steady stream of writes, reading every record of the overlap in full on
+    // every poll cost more than the writes themselves.
+    const { searchEntries: listed } = await this.searchLog(from, ['reqEnd']);
+    const fresh = await this.readFresh(listed.filter((e) => !this.seen.has(e.dn)));
+    const unread = new Set(fresh.missing);
+    this.seen = new Set(listed.map((e) => e.dn).filter((dn) => !unread.has(dn)));
+    for (const e of listed) {
       const end = text(e.reqEnd)[0] ?? '';
-      if (end > this.position) this.position = end;
+      if (end > this.position && !unread.has(e.dn)) this.position = end;
     }
     // Keep reading an overlap while records come in; once a poll finds nothing new, the last ones are
     // long committed.
-    this.overlap = fresh.length > 0;
+    this.overlap = fresh.records.length > 0 || fresh.missing.length > 0;
     const stale = new Set<string>();
     // A shared log (cn=accesslog of a Janssen directory) records people and other entries too.
     const under = `,${this.store.container.toLowerCase()}`;
-    for (const record of fresh) {
+    for (const record of fresh.records) {
       const dn = text(record.reqDN)[0] ?? '';
       const inum = dn.toLowerCase().endsWith(under) ? inumOf(dn) : undefined;
       if (inum === undefined) continue;
@@ -238,6 +236,30 @@ export class IndexSync {
     }
     if (stale.size > 0) await this.reread([...stale], since);
     this.index.settle(since);
+  }
+
+  private searchLog(from: string, attributes: string[]) {
+    return this.directory.run((c) =>
+      c.search(this.options.changeLog, {
+        scope: 'one',
+        filter: new GreaterThanEqualsFilter({ attribute: 'reqEnd', value: from }),
+        attributes,
+      }),
+    );
+  }
+
+  /**
+   * The content of the listed records (one search from the earliest of them on), and the names of any
+   * that could not be read (gone from the log meanwhile; they are listed again next time, as unseen).
+   */
+  private async readFresh(listed: Entry[]): Promise<{ records: Entry[]; missing: string[] }> {
+    if (listed.length === 0) return { records: [], missing: [] };
+    const earliest = listed.map((e) => text(e.reqEnd)[0] ?? '').sort()[0] ?? '';
+    const wanted = new Set(listed.map((e) => e.dn));
+    const { searchEntries } = await this.searchLog(earliest, ['reqType', 'reqDN', 'reqEnd', 'reqMod']);
+    const records = searchEntries.filter((e) => wanted.has(e.dn));
+    const found = new Set(records.map((e) => e.dn));
+    return { records, missing: [...wanted].filter((dn) => !found.has(dn)) };
   }
 
   /** Reads definitions again and puts what the directory holds now into the index. */
