@@ -37,6 +37,12 @@ export function patchDocument(
     // The library's first line says what is wrong with the operation (path, index, value).
     throw new BadRequestError(`Invalid patch ${at}`, error.message.split('\n')[0]);
   }
+  if (typeof patched !== 'object' || patched === null || Array.isArray(patched)) {
+    throw new BadRequestError(
+      'Invalid patch',
+      'The patch must leave a JSON object, not replace or remove it',
+    );
+  }
   for (const field of new Set([...Object.keys(document), ...Object.keys(patched)])) {
     if (fixed(field) && patched[field] !== document[field]) {
       throw new BadRequestError('Invalid patch', `${field} cannot be changed`);

@@ -355,6 +355,8 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
       ['an unknown op', [{ op: 'merge', path: '/name', value: 'x' }], 'op'],
       ['a body that is not an array', { op: 'replace', path: '/name', value: 'x' }, 'body'],
       ['an op without a value', [{ op: 'replace', path: '/displayName' }], 'value'],
+      ['removing the whole document', [{ op: 'remove', path: '' }], 'JSON object'],
+      ['replacing the whole document with text', [{ op: 'replace', path: '', value: 'x' }], 'JSON object'],
     ];
     for (const [what, ops, named] of refused) {
       it(`refuses ${what} with 400 and changes nothing`, async () => {
