@@ -83,14 +83,14 @@ export async function createApi({
   // openapi-backend validates application/json bodies only; JSON Patch bodies get the same treatment here,
   // from the same document.
   const bodyAjv = new Ajv.default({ strict: false });
+  const bodyValidator = (schema: unknown): ValidateFunction =>
+    bodyAjv.compile({ type: 'object', properties: { requestBody: schema }, required: ['requestBody'] });
   const otherJsonBody = (operation: Operation): ValidateFunction | undefined => {
     const content =
       operation.requestBody && 'content' in operation.requestBody ? operation.requestBody.content : {};
     if (content['application/json']) return undefined;
     const schema = Object.entries(content).find(([type]) => type.endsWith('+json'))?.[1].schema;
-    return schema
-      ? bodyAjv.compile({ type: 'object', properties: { requestBody: schema }, required: ['requestBody'] })
-      : undefined;
+    return schema ? bodyValidator(schema) : undefined;
   };
 
   /** Holds a patched definition to the contract of a PUT body, with the validators of `put-attributes`. */
@@ -100,12 +100,7 @@ export async function createApi({
       if (!validate(parameters)) throw describeViolation(validate.errors);
   };
   // A patched scope is held to the document's Scope schema, as a patched definition is to the PUT body.
-  const scopeSchema = (document.components?.schemas ?? {}).Scope;
-  const validateScope = bodyAjv.compile({
-    type: 'object',
-    properties: { requestBody: scopeSchema },
-    required: ['requestBody'],
-  });
+  const validateScope = bodyValidator((document.components?.schemas ?? {}).Scope);
   const checkScope = (scope: unknown) => {
     if (!validateScope({ requestBody: scope })) throw describeViolation(validateScope.errors);
   };

@@ -85,13 +85,17 @@ export class LdapAuditStore implements AuditStore {
     // Time, then this process's sequence (entries of one millisecond keep their order), then a UUID (unique
     // across instances).
     const sequence = String(this.sequence++).padStart(12, '0');
-    const cn = `${generalizedTime(first.time)}-${sequence}-${randomUUID()}`;
+    const time = generalizedTime(first.time);
+    const cn = `${time}-${sequence}-${randomUUID()}`;
     const dn = `${new DN({ cn }).toString()},${this.container}`;
-    const targets = [...new Set(events.flatMap((e) => (e.inum ? [e.inum] : [])))];
+    // One value per inum, ignoring case as the attribute's matching rule does (a refused request records
+    // the inum of its path as written).
+    const byCase = new Map(events.flatMap((e) => (e.inum ? [[e.inum.toLowerCase(), e.inum] as const] : [])));
+    const targets = [...byCase.values()];
     const entry: Record<string, string[]> = {
       objectClass: ['registryAuditEvent'],
       cn: [cn],
-      registryAuditTime: [generalizedTime(first.time)],
+      registryAuditTime: [time],
       // Records are distinct values: every event has its own id.
       registryAuditRecord: events.map((e) => JSON.stringify(e)),
       ...(targets.length > 0 ? { registryAuditTarget: targets } : {}),

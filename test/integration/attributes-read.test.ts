@@ -205,6 +205,12 @@ describe('reading attribute definitions (real slapd, real HTTP)', () => {
         expect(body.message).to.contain('inum');
       });
     }
+
+    it('refuses an inum that is not valid percent-encoding with 400', async () => {
+      const { status, body } = await call(app, 'GET', '/attributes/%E0%A4%A', { token });
+      expect(status).to.equal(400);
+      expect(body).to.deep.include({ message: 'Invalid path parameter inum' });
+    });
   });
 
   describe('bearer tokens', () => {

@@ -193,6 +193,15 @@ describe('the audit trail', () => {
     }
   });
 
+  it('groups events about one inum written in different cases', async () => {
+    const store = new LdapAuditStore(adminDirectory(directory.slapd));
+    // The first is written alone, the other two together: one target value for both.
+    await Promise.all(['Case1', 'CASE1', 'case1'].map((inum, n) => store.append(event(inum, n))));
+    const { total, events } = await store.history('case1', 0, 10);
+    expect(total).to.equal(3);
+    expect(events.map((e) => e.id)).to.deep.equal(['case1-2', 'CASE1-1', 'Case1-0']);
+  });
+
   it('records every one of many concurrent writes through the API', async () => {
     const inums: string[] = [];
     for (let i = 0; i < 4; i++) {
