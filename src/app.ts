@@ -137,8 +137,8 @@ function requestLog(log: Logger): Koa.Middleware {
 }
 
 /**
- * request id → request log → metrics → audit → error bodies → body parsing → plain routes (health,
- * metrics, the document) → the OpenAPI-routed API.
+ * request id → request log → metrics → audit → error bodies → body parsing → the OpenAPI-routed API
+ * (everything below its root) or the plain routes (health, metrics, the document, the docs page).
  */
 export function createApp({ api, audit, metrics, document, log, directoryReady }: AppDependencies): Koa {
   const app = new Koa();
@@ -178,10 +178,13 @@ export function createApp({ api, audit, metrics, document, log, directoryReady }
     }),
   );
   app.use(limitDepth());
+  app.use(async (ctx, next) => {
+    if (ctx.path.startsWith(`${API_ROOT}/`)) await api(ctx);
+    else await next();
+  });
   app.use(router.routes());
-  app.use(async (ctx) => {
-    if (!ctx.path.startsWith(`${API_ROOT}/`)) throw new AppError(404, 'No such endpoint');
-    await api(ctx);
+  app.use(() => {
+    throw new AppError(404, 'No such endpoint');
   });
   return app;
 }

@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import { LRUCache } from 'lru-cache';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Context as KoaContext } from 'koa';
 import { OpenAPIBackend, type Context, type Document, type Operation } from 'openapi-backend';
@@ -104,10 +105,23 @@ export async function createApi({
   const checkScope = (scope: unknown) => {
     if (!validateScope({ requestBody: scope })) throw describeViolation(validateScope.errors);
   };
+  // A stored version never changes, so its JSON is written once and served again from here while the
+  // version is among the most recently served (16 MiB of JSON: the hot definitions, or all of a
+  // registry of up to about 20 000).
+  const bodies = new LRUCache<StoredAttribute, string>({
+    maxSize: 16 * 2 ** 20,
+    sizeCalculation: (b) => b.length,
+  });
   const sendAttribute = (ctx: KoaContext, status: number, stored: StoredAttribute) => {
+    let body = bodies.get(stored);
+    if (body === undefined) {
+      body = JSON.stringify(toWire(stored));
+      bodies.set(stored, body);
+    }
     ctx.status = status;
     ctx.set('ETag', service.tagOf(stored));
-    ctx.body = toWire(stored);
+    ctx.type = 'application/json; charset=utf-8';
+    ctx.body = body;
   };
   const ifMatch = (ctx: KoaContext) => ctx.get('if-match') || undefined;
   /** RFC 7234 `Warning: 299 - "..."` for each thing the caller should know about a change. */

@@ -42,7 +42,13 @@ describe('hostile and broken input', () => {
       body,
     });
     const text = await response.text();
-    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: text ? JSON.parse(text) : undefined,
+      // What was asked for after URL parsing: `/attributes/.` is `/attributes/`.
+      pathname: new URL(response.url).pathname,
+    };
   }
 
   it('refuses deeply nested bodies with 400 and writes nothing', async () => {
@@ -169,7 +175,7 @@ describe('hostile and broken input', () => {
       fc.record({
         method: fc.constantFrom('GET', 'DELETE'),
         path: fc
-          .oneof(fc.constantFrom('NOPE', '*', '..', '08E2%2Cou%3Dpeople'), text.map(encodeURIComponent))
+          .oneof(fc.constantFrom('NOPE', '*', '..', '.', '08E2%2Cou%3Dpeople'), text.map(encodeURIComponent))
           .map((i) => `/attributes/${i}`),
         body: fc.constant(undefined),
         contentType: fc.constant(undefined),
@@ -201,7 +207,7 @@ describe('hostile and broken input', () => {
         requests++;
         const reply = await raw(method, path, body, contentType);
         expect(reply.status, `${method} ${path} ${body}`).to.be.below(500);
-        await assertMatchesContract(method, `${API_ROOT}${path.split('?')[0]}`, reply);
+        await assertMatchesContract(method, reply.pathname, reply);
         const after = await contentDigest();
         if (reply.status >= 400 || method === 'GET')
           expect(after, `${method} ${path} ${body}`).to.equal(digest);
