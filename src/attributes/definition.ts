@@ -72,12 +72,14 @@ export interface StoredAttribute {
   version?: string;
 }
 
-/** A strong entity tag: changes whenever the entry changes, or its content does. */
+/**
+ * A strong entity tag: changes whenever the entry changes. The store's change marker says that on its
+ * own (OpenLDAP gives every change of an entry a new entryCSN, unique across replicas); without one,
+ * the content does.
+ */
 export function entityTag(stored: StoredAttribute): string {
   const digest = createHash('sha256')
-    .update(stored.version ?? '')
-    .update('\u0000')
-    .update(JSON.stringify(stored.definition))
+    .update(stored.version ?? JSON.stringify(stored.definition))
     .digest('base64url');
   return `"${digest.slice(0, 27)}"`;
 }

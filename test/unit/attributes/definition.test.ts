@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import {
   assertNewName,
   canonical,
+  entityTag,
   readDefinition,
+  tagMatches,
   toWire,
   wireValue,
   type StoredAttribute,
@@ -180,6 +182,33 @@ describe('assertNewName', () => {
       const error = caught(() => assertNewName(name), BadRequestError);
       expect(error.message, name).to.equal('Invalid value for name');
     }
+  });
+});
+
+describe('entityTag', () => {
+  const nick = { inum: 'B4BA', name: 'nick', displayName: 'Nick' };
+  const csn = '20261123190000.123456Z#000000#000#000000';
+
+  it('is a quoted strong tag that follows the change marker when the store has one', () => {
+    const tag = entityTag({ dn: DN, definition: nick, version: csn });
+    expect(tag).to.match(/^"[A-Za-z0-9_-]{27}"$/);
+    expect(entityTag({ dn: DN, definition: { ...nick }, version: csn })).to.equal(tag);
+    expect(entityTag({ dn: DN, definition: nick, version: csn.replace('#000#', '#001#') })).not.to.equal(tag);
+  });
+
+  it('follows the content when there is no change marker', () => {
+    const tag = entityTag({ dn: DN, definition: nick });
+    expect(entityTag({ dn: DN, definition: { ...nick } })).to.equal(tag);
+    expect(entityTag({ dn: DN, definition: { ...nick, displayName: 'Nick!' } })).not.to.equal(tag);
+  });
+
+  it('matches If-Match and If-None-Match lists, and * always', () => {
+    const stored = { dn: DN, definition: nick, version: csn };
+    const tag = entityTag(stored);
+    expect(tagMatches(`"other", ${tag}`, stored)).to.equal(true);
+    expect(tagMatches('*', stored)).to.equal(true);
+    expect(tagMatches(`W/${tag}`, stored)).to.equal(false);
+    expect(tagMatches('"other"', stored)).to.equal(false);
   });
 });
 
