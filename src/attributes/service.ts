@@ -36,10 +36,20 @@ export interface ServiceOptions {
 /** What a change did: the definition before it and after it (absent when there was none). */
 export interface Change {
   before?: StoredAttribute;
+  /** The definition as this change left it. */
   after?: StoredAttribute;
+  /**
+   * The entry as written, when that write also carried later changes (patches of the same definition
+   * that arrived meanwhile, applied after this one): the state to answer with, as `after` never existed
+   * on its own in the store.
+   */
+  written?: StoredAttribute;
   /** Things the caller should know about the change's effect, e.g. scopes that stop releasing a claim. */
   warnings?: string[];
 }
+
+/** A change to an existing definition: both states are known. */
+export type Update = Change & Required<Pick<Change, 'before' | 'after' | 'warnings'>>;
 
 /** Where a definition is used: the scopes that release its claim. */
 export interface Usage {
@@ -76,10 +86,14 @@ const MAX_ATTEMPTS = 10;
  * Changes to one definition are read-apply-write cycles. Within this process they run one at a time per
  * inum; across processes the store's conditional write refuses a write over a state that was not the one
  * read, and the cycle runs again on the fresh state (or answers 412 when the client named a state with
- * If-Match). So no change is silently lost.
+ * If-Match). So no change is silently lost. Patches that queue up for one definition (without If-Match)
+ * take their turn together: each is applied, in arrival order, to what the one before it produced, and
+ * one write stores the result.
  */
 export class AttributeService {
   private readonly turns = new Turns();
+  /** Patches without If-Match waiting for their definition's turn, per inum: they take it together. */
+  private readonly waitingPatches = new Map<string, PendingPatch[]>();
   private readonly observers: ChangeObserver[] = [];
   private readonly tags = new WeakMap<StoredAttribute, string>();
 
@@ -136,7 +150,7 @@ export class AttributeService {
   }
 
   /** PUT: replaces the definition named by `body.inum`; with `ifMatch`, only if it is still in that state. */
-  async replace(body: Record<string, unknown>, ifMatch?: string): Promise<Required<Change>> {
+  async replace(body: Record<string, unknown>, ifMatch?: string): Promise<Update> {
     const inum = body.inum;
     if (typeof inum !== 'string' || inum === '') {
       throw new BadRequestError(
@@ -160,7 +174,7 @@ export class AttributeService {
     operations: Operation[],
     checkShape: ShapeCheck,
     ifMatch?: string,
-  ): Promise<Required<Change>> {
+  ): Promise<Update> {
     for (const [index, op] of operations.entries()) {
       const field = op.path.split('/')[1] ?? '';
       if (DERIVED_ON_PATCH.has(field)) {
@@ -170,11 +184,93 @@ export class AttributeService {
         );
       }
     }
-    return this.changed(
-      await this.change(inum, ifMatch, async (before) =>
-        this.withWarnings(before, await this.applyPatch(before, operations, checkShape)),
-      ),
-    );
+    if (ifMatch !== undefined) {
+      return this.changed(
+        await this.change(inum, ifMatch, async (before) =>
+          this.withWarnings(before, await this.applyPatch(before, operations, checkShape)),
+        ),
+      );
+    }
+    return this.changed(await this.patchTogether(inum, { operations, checkShape }));
+  }
+
+  /**
+   * Queues a patch for the definition's next turn, shared with every patch that arrives before that turn
+   * starts (a group commit: under contention one directory write per turn, not one per patch).
+   */
+  private patchTogether(inum: string, patch: Patch): Promise<Update> {
+    const key = inum.toLowerCase();
+    return new Promise((resolve, reject) => {
+      const waiting = this.waitingPatches.get(key);
+      if (waiting) {
+        waiting.push({ ...patch, resolve, reject });
+        return;
+      }
+      const group: PendingPatch[] = [{ ...patch, resolve, reject }];
+      this.waitingPatches.set(key, group);
+      void this.turns.run(key, async () => {
+        this.waitingPatches.delete(key);
+        // Settling a promise twice changes nothing: this answers the patches not answered yet.
+        await this.applyGroup(inum, group).catch((error: unknown) => group.forEach((p) => p.reject(error)));
+      });
+    });
+  }
+
+  private async applyGroup(inum: string, group: PendingPatch[]): Promise<void> {
+    const alone = async (p: PendingPatch) => {
+      try {
+        p.resolve(
+          await this.attempts(inum, undefined, async (before) =>
+            this.withWarnings(before, await this.applyPatch(before, p.operations, p.checkShape)),
+          ),
+        );
+      } catch (error) {
+        p.reject(error);
+      }
+    };
+    if (group.length === 1) return alone(group[0] as PendingPatch);
+    let pending = group;
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.store.get(inum, attempt > 0);
+      if (!current) throw new NotFoundError();
+      // Each patch meets what the ones before it produced; one that is refused is answered at once and
+      // leaves the state as it was.
+      const applied: { patch: PendingPatch; before: StoredAttribute; after: StoredAttribute }[] = [];
+      let state = current;
+      for (const patch of pending) {
+        try {
+          const patched = patchDocument(toWire(state), patch.operations, (f) => FIXED_ON_PATCH.has(f));
+          patch.checkShape(patched);
+          const after = { dn: state.dn, definition: await this.prepare(state, patched) };
+          applied.push({ patch, before: state, after });
+          state = after;
+        } catch (error) {
+          patch.reject(error);
+        }
+      }
+      if (applied.length === 0) return;
+      let written: StoredAttribute;
+      try {
+        written = await this.store.replace(current, state.definition);
+      } catch (error) {
+        if (error instanceof ConcurrentChangeError && attempt < MAX_ATTEMPTS) {
+          pending = applied.map((a) => a.patch);
+          await backOff(attempt + 1);
+          continue;
+        }
+        // A refusal of the combined change cannot be pinned on one patch: each gets a write of its own.
+        if (!(error instanceof AppError) || error.status >= 500) throw error;
+        for (const { patch } of applied) await alone(patch);
+        return;
+      }
+      for (const { patch, before, after } of applied) {
+        await this.withWarnings(before, after).then(
+          (change) => patch.resolve({ ...change, written }),
+          patch.reject,
+        );
+      }
+      return;
+    }
   }
 
   /**
@@ -220,7 +316,7 @@ export class AttributeService {
   }
 
   /** A change, with a warning when it stops an active definition that scopes release. */
-  private async withWarnings(before: StoredAttribute, after: StoredAttribute): Promise<Required<Change>> {
+  private async withWarnings(before: StoredAttribute, after: StoredAttribute): Promise<Update> {
     const deactivated = before.definition.status === 'active' && after.definition.status !== 'active';
     const users = deactivated ? (await this.scopes.referencing(after.dn)).map((s) => s.scope) : [];
     const warnings =
@@ -246,7 +342,16 @@ export class AttributeService {
     ifMatch: string | undefined,
     apply: (current: StoredAttribute) => Promise<T>,
   ): Promise<T> {
-    return this.turns.run(inum.toLowerCase(), async () => {
+    return this.turns.run(inum.toLowerCase(), () => this.attempts(inum, ifMatch, apply));
+  }
+
+  /** The read-apply-write cycle of `change`, within the definition's turn. */
+  private async attempts<T>(
+    inum: string,
+    ifMatch: string | undefined,
+    apply: (current: StoredAttribute) => Promise<T>,
+  ): Promise<T> {
+    {
       // Attempt 0 works on the store's copy: the write is conditional on the version read, so a stale copy
       // costs an attempt on the directory's current state, never a lost change.
       for (let attempt = 0; ; attempt++) {
@@ -267,11 +372,10 @@ export class AttributeService {
             throw new PreconditionFailedError(fresh && entityTag(fresh));
           }
           if (attempt >= MAX_ATTEMPTS) throw error;
-          // Writers in step would keep meeting each other: wait a random moment that grows per attempt.
-          await new Promise((done) => setTimeout(done, Math.random() * attempt * 4));
+          await backOff(attempt);
         }
       }
-    });
+    }
   }
 
   private async applyPatch(
@@ -286,6 +390,14 @@ export class AttributeService {
 
   /** PUT semantics over an existing definition: inum and dn are fixed, urn can be set but not changed. */
   private async write(current: StoredAttribute, body: Record<string, unknown>): Promise<StoredAttribute> {
+    return this.store.replace(current, await this.prepare(current, body));
+  }
+
+  /** The definition a PUT body makes of `current`, once every rule allows it; nothing is written. */
+  private async prepare(
+    current: StoredAttribute,
+    body: Record<string, unknown>,
+  ): Promise<AttributeDefinition> {
     const { inum } = current.definition;
     if (body.dn !== undefined && body.dn !== null && body.dn !== current.dn) {
       throw new BadRequestError('Invalid value for dn', 'dn cannot be changed');
@@ -326,7 +438,7 @@ export class AttributeService {
       await this.assertClaimFree(next, inum, claimChanged);
     }
     await this.checking(current.definition, next);
-    return this.store.replace(current, next);
+    return next;
   }
 
   private async assertNameFree(name: string, ownInum: string | undefined): Promise<void> {
@@ -410,4 +522,19 @@ export class AttributeService {
       gap.ldif,
     );
   }
+}
+
+/** Writers in step would keep meeting each other: waits a random moment that grows per attempt. */
+function backOff(attempt: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, Math.random() * attempt * 4));
+}
+
+interface Patch {
+  operations: Operation[];
+  checkShape: ShapeCheck;
+}
+
+interface PendingPatch extends Patch {
+  resolve: (change: Update) => void;
+  reject: (error: unknown) => void;
 }

@@ -175,7 +175,7 @@ export async function createApi({
       const change = await service.patch(inum, operations, checkShape, ifMatch(ctx));
       ctx.state.change = change;
       warn(ctx, change);
-      sendAttribute(ctx, 200, change.after);
+      sendAttribute(ctx, 200, change.written ?? change.after);
     },
     'delete-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
       const force = c.request.query.force === (true as unknown);

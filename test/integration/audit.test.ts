@@ -103,6 +103,41 @@ describe('the audit trail', () => {
     expect(deleted.name).to.equal(name);
   });
 
+  it('records each of concurrent patches of one definition with its own change', async () => {
+    const created = await call(app, 'POST', '/attributes', {
+      token: as('alice'),
+      body: { name: uniqueName(), displayName: 'Patched together', dataType: 'string' },
+    });
+    const inum = created.body.inum;
+    const fields = ['description', 'tooltip', 'saml1Uri', 'saml2Uri', 'sourceAttribute', 'nameIdType'];
+    const replies = await Promise.all(
+      fields.map((field) =>
+        call(app, 'PATCH', `/attributes/${inum}`, {
+          token: as(field),
+          body: [{ op: 'add', path: `/${field}`, value: `${field} value` }],
+        }),
+      ),
+    );
+    expect(replies.map((r) => r.status)).to.deep.equal(fields.map(() => 200));
+    // Every answer holds its own change and carries the tag of the state it shows.
+    const current = await call(app, 'GET', `/attributes/${inum}`, { token: as('auditor') });
+    for (const [i, reply] of replies.entries()) {
+      expect(reply.body[fields[i] as string]).to.equal(`${fields[i]} value`);
+      if (fields.every((f) => reply.body[f] !== undefined)) {
+        expect(reply.headers.get('etag')).to.equal(current.headers.get('etag'));
+      }
+    }
+    const { body } = await history(inum);
+    const patches = body.entries.filter(
+      (e: { operation: string }) => e.operation === 'patch-attributes-by-inum',
+    );
+    expect(
+      patches.map((e: { actor: { subject: string }; diff: unknown }) => [e.actor.subject, e.diff]),
+    ).to.have.deep.members(
+      fields.map((field) => [field, [{ op: 'add', path: `/${field}`, value: `${field} value` }]]),
+    );
+  });
+
   it('records refused creations under the name that was asked for', async () => {
     const reply = await call(app, 'POST', '/attributes', {
       token: as('frank'),

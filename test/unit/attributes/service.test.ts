@@ -6,13 +6,20 @@ import {
   type StoredAttribute,
 } from '../../../src/attributes/definition.js';
 import { sortAndPage, type ListQuery, type Page } from '../../../src/attributes/query.js';
-import { AttributeService, type ServiceOptions, type ShapeCheck } from '../../../src/attributes/service.js';
+import {
+  AttributeService,
+  type ServiceOptions,
+  type ShapeCheck,
+  type Update,
+} from '../../../src/attributes/service.js';
 import { sameDn, type Scope, type ScopeStore, type StoredScope } from '../../../src/attributes/scopes.js';
 import type { AttributeStore, PersonSchema, SchemaGap, WantedType } from '../../../src/attributes/store.js';
 import {
   AppError,
   BadRequestError,
+  ConcurrentChangeError,
   ConflictError,
+  DirectoryUnavailableError,
   NotFoundError,
   NotInSchemaError,
 } from '../../../src/errors.js';
@@ -56,7 +63,13 @@ class MemoryStore implements AttributeStore {
     return structuredClone(this.add(structuredClone(definition)));
   }
 
+  /** Thrown by the next replace instead of writing. */
+  failNextReplace: Error | undefined;
+
   async replace(current: StoredAttribute, definition: AttributeDefinition): Promise<StoredAttribute> {
+    const failure = this.failNextReplace;
+    this.failNextReplace = undefined;
+    if (failure) throw failure;
     this.writes++;
     const stored = { dn: current.dn, definition: structuredClone(definition) };
     this.entries.set(current.definition.inum, stored);
@@ -462,6 +475,68 @@ describe('AttributeService', () => {
         service.patch('NOPE', [{ op: 'replace', path: '/displayName', value: 'x' }], accept),
         NotFoundError,
       );
+    });
+
+    describe('patches that wait for the same turn', () => {
+      const five = () =>
+        Promise.allSettled([
+          patch([{ op: 'replace', path: '/displayName', value: 'A' }]),
+          patch([
+            { op: 'test', path: '/displayName', value: 'A' },
+            { op: 'replace', path: '/displayName', value: 'B' },
+          ]),
+          patch([{ op: 'add', path: '/editType/-', value: 'user' }]),
+          patch([{ op: 'test', path: '/displayName', value: 'Z' }]),
+          patch([{ op: 'add', path: '/description', value: 'D' }]),
+        ]);
+      const values = (results: PromiseSettledResult<Update>[]) =>
+        results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+      const outcomes = (results: PromiseSettledResult<Update>[]) =>
+        results.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor.name : 'ok'));
+
+      it('applies them in arrival order, each to what the one before produced, in one write', async () => {
+        const results = await five();
+        expect(outcomes(results)).to.deep.equal(['ok', 'ok', 'ok', 'ConflictError', 'ok']);
+        expect(store.writes).to.equal(1);
+        const stored = store.entries.get('NICK')?.definition;
+        expect(stored).to.deep.include({ displayName: 'B', description: 'D', editType: ['admin', 'user'] });
+        const [first, second, third, , fifth] = values(results);
+        // Each answer says what that patch changed, and carries the entry as written.
+        expect(first?.before.definition.displayName).to.equal('Nickname');
+        expect(first?.after.definition.displayName).to.equal('A');
+        expect(second?.before.definition.displayName).to.equal('A');
+        expect(second?.after.definition.displayName).to.equal('B');
+        expect(third?.after.definition.description).to.equal(undefined);
+        expect(fifth?.before.definition.editType).to.deep.equal(['admin', 'user']);
+        for (const answer of [first, second, third, fifth]) {
+          expect(answer?.written?.definition).to.deep.equal(stored);
+        }
+      });
+
+      it('runs them again on the fresh state when the entry changed since it was read', async () => {
+        store.failNextReplace = new ConcurrentChangeError();
+        const results = await five();
+        expect(outcomes(results)).to.deep.equal(['ok', 'ok', 'ok', 'ConflictError', 'ok']);
+        expect(store.writes).to.equal(1);
+        expect(store.entries.get('NICK')?.definition).to.deep.include({ displayName: 'B', description: 'D' });
+      });
+
+      it('gives each a write of its own when the store refuses the combined change', async () => {
+        store.failNextReplace = new ConflictError('Refused');
+        const results = await five();
+        expect(outcomes(results)).to.deep.equal(['ok', 'ok', 'ok', 'ConflictError', 'ok']);
+        expect(store.writes).to.equal(4);
+        expect(values(results)[4]?.written).to.equal(undefined);
+        expect(store.entries.get('NICK')?.definition).to.deep.include({ displayName: 'B', description: 'D' });
+      });
+
+      it('answers every one with the error when the store fails', async () => {
+        store.failNextReplace = new DirectoryUnavailableError();
+        const results = await five();
+        const down = 'DirectoryUnavailableError';
+        expect(outcomes(results)).to.deep.equal([down, down, down, 'ConflictError', down]);
+        expect(store.writes).to.equal(0);
+      });
     });
   });
 });
