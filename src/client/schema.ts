@@ -68,7 +68,9 @@ export interface paths {
      * @description The patch applies to the definition's JSON form, as GET returns it. The result is checked exactly
      *     like a PUT body. A failed `test` operation answers 409 and changes nothing. A concurrent change
      *     is never overwritten: without If-Match the patch is re-applied to the new state; with If-Match the
-     *     answer is 412.
+     *     answer is 412. Patches without If-Match that arrive while the definition is being changed are
+     *     applied in arrival order and stored with one write; the answer then shows the entry as written,
+     *     which may already include a patch that came after this one.
      */
     patch: operations['patch-attributes-by-inum'];
     trace?: never;
@@ -1011,7 +1013,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description The stored definition after the patch. */
+      /** @description The stored definition after the write that carried the patch. */
       200: {
         headers: {
           ETag: components['headers']['ETag'];
