@@ -51,16 +51,21 @@ function failures(m: Measurement): string {
   return `${int.format(m.failed)} (${detail})`;
 }
 
+/** CPU of the service, slapd and the load generator during the run, in % of one core. */
+function cpu(m: Measurement): string {
+  return m.cpu ? `${m.cpu.service}/${m.cpu.slapd}/${m.cpu.loadGenerator}` : '—';
+}
+
 export function sizeTable(size: SizeResult): string {
   const lines = [
     `### N = ${int.format(size.definitions)}`,
     '',
-    '| scenario | matches | API req/s | API p50 ms | API p99 ms | API failed | raw ops/s | raw p50 ms | raw p99 ms | raw failed | API÷raw |',
-    '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |',
+    '| scenario | matches | API req/s | API p50 ms | API p99 ms | API failed | API CPU % svc/slapd/gen | raw ops/s | raw p50 ms | raw p99 ms | raw failed | raw CPU % svc/slapd/gen | API÷raw |',
+    '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
   ];
   for (const s of size.scenarios) {
     lines.push(
-      `| ${s.title} | ${s.matches === undefined ? '' : num(s.matches)} | ${num(s.api.perSecond)} | ${ms(s.api.p50)} | ${ms(s.api.p99)} | ${failures(s.api)} | ${num(s.raw.perSecond)} | ${ms(s.raw.p50)} | ${ms(s.raw.p99)} | ${failures(s.raw)} | ${num(s.ratio, 2)} |`,
+      `| ${s.title} | ${s.matches === undefined ? '' : num(s.matches)} | ${num(s.api.perSecond)} | ${ms(s.api.p50)} | ${ms(s.api.p99)} | ${failures(s.api)} | ${cpu(s.api)} | ${num(s.raw.perSecond)} | ${ms(s.raw.p50)} | ${ms(s.raw.p99)} | ${failures(s.raw)} | ${cpu(s.raw)} | ${num(s.ratio, 2)} |`,
     );
   }
   lines.push('');

@@ -26,8 +26,8 @@ import {
   sortedPage,
   type ScenarioContext,
 } from './scenarios.js';
-import { Tokens, peakRss, startService, type RunningService } from './service.js';
-import { median } from './stats.js';
+import { Tokens, cpuSeconds, peakRss, startService, type RunningService } from './service.js';
+import { median, type Measurement } from './stats.js';
 
 const t0 = performance.now();
 const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
@@ -251,6 +251,36 @@ async function prepare(
   };
 }
 
+/**
+ * Runs one measured side and adds the CPU that the service, slapd and this process (the load generator)
+ * used meanwhile, in % of one core: which of them was the bottleneck.
+ */
+async function withCpu(
+  pids: { service?: number; slapd?: number },
+  run: () => Promise<Measurement>,
+): Promise<Measurement> {
+  const wall = performance.now();
+  const [service, slapd] = await Promise.all([cpuSeconds(pids.service), cpuSeconds(pids.slapd)]);
+  const own = process.cpuUsage();
+  const measured = await run();
+  const seconds = (performance.now() - wall) / 1000;
+  const [serviceAfter, slapdAfter] = await Promise.all([cpuSeconds(pids.service), cpuSeconds(pids.slapd)]);
+  const { user, system } = process.cpuUsage(own);
+  const percent = (used: number) => Math.round((100 * used) / seconds);
+  return {
+    ...measured,
+    cpu: {
+      service: percent(serviceAfter - service),
+      slapd: percent(slapdAfter - slapd),
+      loadGenerator: percent((user + system) / 1e6),
+    },
+  };
+}
+
+function cpuText(cpu: Measurement['cpu']): string {
+  return cpu ? `service ${cpu.service} %, slapd ${cpu.slapd} %, load ${cpu.loadGenerator} %` : '—';
+}
+
 async function benchSize(workRoot: string, definitions: number, tokens: Tokens): Promise<SizeResult> {
   const dataDir = join(workRoot, `n${definitions}`);
   const scratch = join(workRoot, `n${definitions}-service`);
@@ -320,6 +350,7 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
   };
 
   const scenarios: ScenarioResult[] = [];
+  const processes = { service: service.process.pid, slapd: slapd.process.pid };
   const load = { connections: options.connections, timeoutS: options.timeoutS };
   const phaseLimit = (options.warmupS + options.durationS + options.timeoutS + 30) * 1000;
   for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.id))) {
@@ -334,7 +365,9 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
     const api = await limited(
       `${scenario.id} (API)`,
       phaseLimit,
-      runApi(service.url, scenario.api(ctx), { ...load, durationS: options.durationS }),
+      withCpu(processes, () =>
+        runApi(service.url, scenario.api(ctx), { ...load, durationS: options.durationS }),
+      ),
     );
     const rawRun = { concurrency: options.connections };
     if (options.warmupS > 0) {
@@ -347,7 +380,7 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
     const raw = await limited(
       `${scenario.id} (raw)`,
       phaseLimit,
-      runRaw(pool, scenario.raw(ctx), { ...rawRun, durationS: options.durationS }),
+      withCpu(processes, () => runRaw(pool, scenario.raw(ctx), { ...rawRun, durationS: options.durationS })),
     );
     const matches =
       scenario.id === 'pattern' || scenario.id === 'sorted'
@@ -365,7 +398,8 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
     });
     log(
       `N = ${definitions}: ${scenario.id}: API ${api.perSecond.toFixed(0)}/s p50 ${api.p50.toFixed(2)} ms` +
-        ` (${api.failed} failed); raw ${raw.perSecond.toFixed(0)}/s p50 ${raw.p50.toFixed(2)} ms (${raw.failed} failed)`,
+        ` (${api.failed} failed; CPU ${cpuText(api.cpu)}); raw ${raw.perSecond.toFixed(0)}/s` +
+        ` p50 ${raw.p50.toFixed(2)} ms (${raw.failed} failed; CPU ${cpuText(raw.cpu)})`,
     );
   }
 

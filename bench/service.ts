@@ -66,6 +66,16 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** CPU time (user + system) a process has used so far, in seconds; the clock ticks at 100 Hz on Linux. */
+export async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (!pid) return Number.NaN;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are
+  // the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** VmHWM of a process, in MiB. */
 export async function peakRss(pid: number | undefined): Promise<number | undefined> {
   if (!pid) return undefined;

@@ -15,6 +15,11 @@ export interface Measurement {
   p50: number;
   p99: number;
   mean: number;
+  /**
+   * CPU used during the run by the service, slapd and the benchmark process (the load generator), in %
+   * of one core (a 2-core machine has 200 %).
+   */
+  cpu?: { service: number; slapd: number; loadGenerator: number };
 }
 
 /** Latencies (ms) of successful operations, kept in a growable typed array. */
