@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { Latencies, measurement, type Measurement } from './stats.js';
+import { Latencies, type Slice } from './stats.js';
 
 export interface LoadOptions {
   connections: number;
@@ -13,11 +13,16 @@ export type ApiRequests = autocannon.Request[];
 
 /**
  * Drives the service with autocannon for a fixed duration and connection count. Latencies are taken
- * from autocannon's per-response event (high resolution, 2xx only), so the API and the raw baseline
- * use the same percentile computation.
+ * from autocannon's per-response event (high resolution, 2xx only) into `latencies`, so the API and the
+ * raw baseline use the same percentile computation.
  */
-export function runApi(url: string, requests: ApiRequests, options: LoadOptions): Promise<Measurement> {
-  const latencies = new Latencies();
+export function runApi(
+  url: string,
+  requests: ApiRequests,
+  options: LoadOptions,
+  latencies = new Latencies(),
+): Promise<Slice> {
+  let ok = 0;
   return new Promise((done, fail) => {
     const instance = autocannon(
       {
@@ -40,11 +45,14 @@ export function runApi(url: string, requests: ApiRequests, options: LoadOptions)
         if (result.timeouts) failures.timeouts = result.timeouts;
         if (failures.errors === 0) delete failures.errors;
         const failed = result.non2xx + result.errors;
-        done(measurement(latencies, result.duration, failed, failures));
+        done({ ok, failed, failures, seconds: result.duration });
       },
     );
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) latencies.add(responseTime);
+      if (statusCode >= 200 && statusCode < 300) {
+        latencies.add(responseTime);
+        ok++;
+      }
     });
   });
 }

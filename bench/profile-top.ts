@@ -1,9 +1,11 @@
 /**
- * `node --import tsx bench/profile-top.ts <file.cpuprofile> [count]`: the functions and the packages
- * with the most self time in a V8 CPU profile (as written by `node --cpu-prof`), for a first look
- * without a browser.
+ * `node --import tsx bench/profile-top.ts <file.cpuprofile> [count] [--busiest S]`: the functions and
+ * the packages with the most self time in a V8 CPU profile (as written by `node --cpu-prof`), for a
+ * first look without a browser. With `--busiest S`, only the S seconds with the least idle time count:
+ * the load of one scenario rather than start-up, loading and the pauses between runs.
  */
 import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 
 interface ProfileNode {
   id: number;
@@ -18,17 +20,44 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const [file, countArg] = process.argv.slice(2);
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { busiest: { type: 'string' } },
+});
+const [file, countArg] = positionals;
 if (!file) {
-  process.stderr.write('usage: node --import tsx bench/profile-top.ts <file.cpuprofile> [count]\n');
+  process.stderr.write(
+    'usage: node --import tsx bench/profile-top.ts <file.cpuprofile> [count] [--busiest S]\n',
+  );
   process.exit(2);
 }
 const count = Number(countArg ?? 25);
 const profile = JSON.parse(await readFile(file, 'utf8')) as Profile;
 
+const idle = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+const deltas = profile.timeDeltas;
+// The samples [first, last): all of them, or the window of --busiest seconds with the most busy time.
+let [first, last] = [0, profile.samples.length];
+if (values.busiest) {
+  const windowUs = Number(values.busiest) * 1e6;
+  let [from, span, busy, best] = [0, 0, 0, -1];
+  profile.samples.forEach((id, to) => {
+    span += deltas[to] ?? 0;
+    if (!idle.has(id)) busy += deltas[to] ?? 0;
+    for (; span > windowUs; from++) {
+      span -= deltas[from] ?? 0;
+      if (!idle.has(profile.samples[from] as number)) busy -= deltas[from] ?? 0;
+    }
+    if (busy > best) [best, first, last] = [busy, from, to + 1];
+  });
+}
+
 // Self time per node: each sample's delta belongs to the node it hit.
 const selfUs = new Map<number, number>();
-profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+for (let i = first; i < last; i++) {
+  const id = profile.samples[i] as number;
+  selfUs.set(id, (selfUs.get(id) ?? 0) + (deltas[i] ?? 0));
+}
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
 function where(url: string): string {

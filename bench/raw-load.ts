@@ -1,5 +1,5 @@
 import { Client } from 'ldapts';
-import { Latencies, measurement, type Measurement } from './stats.js';
+import { Latencies, type Slice } from './stats.js';
 
 export interface RawPoolOptions {
   url: string;
@@ -51,8 +51,9 @@ export async function runRaw(
   pool: RawPool,
   scenario: (timed: Timed, worker: number) => Promise<void>,
   options: { concurrency: number; durationS: number },
-): Promise<Measurement> {
-  const latencies = new Latencies();
+  latencies = new Latencies(),
+): Promise<Slice> {
+  let ok = 0;
   const failures: Record<string, number> = {};
   let failed = 0;
   const started = performance.now();
@@ -62,6 +63,7 @@ export async function runRaw(
     try {
       const result = await operation(pool.client());
       latencies.add(performance.now() - t0);
+      ok++;
       return result;
     } catch (error) {
       failed++;
@@ -78,5 +80,5 @@ export async function runRaw(
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return measurement(latencies, seconds, failed, failures);
+  return { ok, failed, failures, seconds };
 }

@@ -27,7 +27,7 @@ import {
   type ScenarioContext,
 } from './scenarios.js';
 import { Tokens, cpuSeconds, peakRss, startService, type RunningService } from './service.js';
-import { median, type Measurement } from './stats.js';
+import { Latencies, measurement, median, type Measurement, type Slice } from './stats.js';
 
 const t0 = performance.now();
 const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string' },
     duration: { type: 'string' },
     warmup: { type: 'string' },
+    rounds: { type: 'string' },
     connections: { type: 'string', default: '32' },
     'pool-size': { type: 'string', default: '4' },
     timeout: { type: 'string', default: '30' },
@@ -57,6 +58,7 @@ if (args.help) {
   --sizes 71,10000      directory sizes (default 71,10000,100000)
   --duration S          seconds per side and scenario (default 10; quick 1)
   --warmup S            seconds of unmeasured load before each side (default 2; quick 0.25)
+  --rounds R            measure in R alternating slices per side, API then raw (default 5; quick 1)
   --connections C       HTTP connections and raw operations in flight (default 32)
   --pool-size P         LDAP connections of the service and of the raw pool (default 4)
   --timeout S           per-request limit; slower answers count as failed (default 30)
@@ -82,6 +84,7 @@ const options = {
   sizes: (args.sizes ?? (quick ? '71,2000' : '71,10000,100000')).split(',').map((s) => number('sizes', s, 0)),
   durationS: number('duration', args.duration, quick ? 1 : 10),
   warmupS: number('warmup', args.warmup, quick ? 0.25 : 2),
+  rounds: Math.max(1, Math.round(number('rounds', args.rounds, quick ? 1 : 5))),
   connections: number('connections', args.connections, 32),
   poolSize: number('pool-size', args['pool-size'], 4),
   timeoutS: number('timeout', args.timeout, 30),
@@ -257,8 +260,8 @@ async function prepare(
  */
 async function withCpu(
   pids: { service?: number; slapd?: number },
-  run: () => Promise<Measurement>,
-): Promise<Measurement> {
+  run: () => Promise<Slice>,
+): Promise<Slice> {
   const wall = performance.now();
   const [service, slapd] = await Promise.all([cpuSeconds(pids.service), cpuSeconds(pids.slapd)]);
   const own = process.cpuUsage();
@@ -354,34 +357,46 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
   const load = { connections: options.connections, timeoutS: options.timeoutS };
   const phaseLimit = (options.warmupS + options.durationS + options.timeoutS + 30) * 1000;
   for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.id))) {
-    const requests = scenario.api(ctx);
+    const rawRun = { concurrency: options.connections };
     if (options.warmupS > 0) {
+      const warmup = { durationS: options.warmupS };
       await limited(
         `${scenario.id} warm-up`,
         phaseLimit,
-        runApi(service.url, requests, { ...load, durationS: options.warmupS }),
+        runApi(service.url, scenario.api(ctx), { ...load, ...warmup }),
       );
-    }
-    const api = await limited(
-      `${scenario.id} (API)`,
-      phaseLimit,
-      withCpu(processes, () =>
-        runApi(service.url, scenario.api(ctx), { ...load, durationS: options.durationS }),
-      ),
-    );
-    const rawRun = { concurrency: options.connections };
-    if (options.warmupS > 0) {
       await limited(
         `${scenario.id} raw warm-up`,
         phaseLimit,
-        runRaw(pool, scenario.raw(ctx), { ...rawRun, durationS: options.warmupS }),
+        runRaw(pool, scenario.raw(ctx), { ...rawRun, ...warmup }),
       );
     }
-    const raw = await limited(
-      `${scenario.id} (raw)`,
-      phaseLimit,
-      withCpu(processes, () => runRaw(pool, scenario.raw(ctx), { ...rawRun, durationS: options.durationS })),
-    );
+    // The two sides take turns, a slice each, so that a machine whose speed drifts during the run (a
+    // shared one does) affects both alike.
+    const slice = { durationS: options.durationS / options.rounds };
+    const [apiLatencies, rawLatencies] = [new Latencies(), new Latencies()];
+    const apiSlices: Slice[] = [];
+    const rawSlices: Slice[] = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      apiSlices.push(
+        await limited(
+          `${scenario.id} (API, round ${round})`,
+          phaseLimit,
+          withCpu(processes, () =>
+            runApi(service.url, scenario.api(ctx), { ...load, ...slice }, apiLatencies),
+          ),
+        ),
+      );
+      rawSlices.push(
+        await limited(
+          `${scenario.id} (raw, round ${round})`,
+          phaseLimit,
+          withCpu(processes, () => runRaw(pool, scenario.raw(ctx), { ...rawRun, ...slice }, rawLatencies)),
+        ),
+      );
+    }
+    const api = measurement(apiLatencies, apiSlices);
+    const raw = measurement(rawLatencies, rawSlices);
     const matches =
       scenario.id === 'pattern' || scenario.id === 'sorted'
         ? prepared.patternMatches
@@ -504,7 +519,7 @@ async function main(): Promise<void> {
     `${result.machine.cpus} CPUs (${result.machine.cpuModel ?? '?'}), ${result.machine.memoryGiB} GiB, Node ${process.version}, ` +
     `slapd ${result.machine.slapd}. Load generator, service and slapd share the machine. ` +
     `${options.connections} connections / operations in flight, ${options.durationS} s per side and scenario ` +
-    `after ${options.warmupS} s warm-up; service LOG_LEVEL=${options.logLevel}, LDAP pool ${options.poolSize} ` +
+    `(in ${options.rounds} alternating slices) after ${options.warmupS} s warm-up; service LOG_LEVEL=${options.logLevel}, LDAP pool ${options.poolSize} ` +
     `(raw pool too), INDEX_POLL_MS default (250)` +
     `${options.serviceNodeArgs.length > 0 ? `, service node options ${options.serviceNodeArgs.join(' ')}` : ''}. ` +
     `Latencies of successful operations only; ` +

@@ -51,13 +51,28 @@ export class Latencies {
   }
 }
 
-export function measurement(
-  latencies: Latencies,
-  seconds: number,
-  failed: number,
-  failures: Record<string, number>,
-): Measurement {
-  const ok = latencies.count;
+/** One measured slice of a side: its own counts; its latencies went into the side's Latencies. */
+export interface Slice {
+  ok: number;
+  failed: number;
+  failures: Record<string, number>;
+  seconds: number;
+  cpu?: Measurement['cpu'];
+}
+
+/** A side's measurement from its slices (counts and times added, CPU weighted by time). */
+export function measurement(latencies: Latencies, slices: Slice[]): Measurement {
+  const sum = (of: (slice: Slice) => number) => slices.reduce((total, slice) => total + of(slice), 0);
+  const [ok, failed, seconds] = [sum((s) => s.ok), sum((s) => s.failed), sum((s) => s.seconds)];
+  const failures: Record<string, number> = {};
+  for (const slice of slices)
+    for (const [name, count] of Object.entries(slice.failures))
+      failures[name] = (failures[name] ?? 0) + count;
+  const cpuOf = (key: keyof NonNullable<Measurement['cpu']>) =>
+    Math.round(sum((s) => (s.cpu?.[key] ?? Number.NaN) * s.seconds) / seconds);
+  const cpu = slices.every((s) => s.cpu)
+    ? { service: cpuOf('service'), slapd: cpuOf('slapd'), loadGenerator: cpuOf('loadGenerator') }
+    : undefined;
   return {
     operations: ok + failed,
     ok,
@@ -66,6 +81,7 @@ export function measurement(
     seconds,
     perSecond: ok / seconds,
     ...latencies.summary(),
+    ...(cpu && { cpu }),
   };
 }
 
