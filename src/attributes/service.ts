@@ -92,6 +92,12 @@ const MAX_ATTEMPTS = 10;
  */
 export class AttributeService {
   private readonly turns = new Turns();
+  /**
+   * Writes that take a claim (lower-cased) take turns per claim, so that the check that no other active
+   * definition has it and the write are one step within this process. A write holds its inum's turn (if
+   * any) before the claim's, never the other way round, so the two cannot wait for each other.
+   */
+  private readonly claimTurns = new Turns();
   /** Patches without If-Match waiting for their definition's turn, per inum: they take it together. */
   private readonly waitingPatches = new Map<string, PendingPatch[]>();
   private readonly observers: ChangeObserver[] = [];
@@ -139,14 +145,15 @@ export class AttributeService {
     await this.assertClaimFree(draft, undefined);
     await this.assertInSchema(draft, extendSchema);
     await this.checking(undefined, draft);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const after = await this.store.create({ ...draft, inum: randomUUID() });
-      if (after) {
-        await this.changed({ after });
-        return after;
+    const after = await this.takingClaim(undefined, draft, async () => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const created = await this.store.create({ ...draft, inum: randomUUID() });
+        if (created) return created;
       }
-    }
-    throw new AppError(500, 'Could not assign a free inum');
+      throw new AppError(500, 'Could not assign a free inum');
+    });
+    await this.changed({ after });
+    return after;
   }
 
   /** PUT: replaces the definition named by `body.inum`; with `ifMatch`, only if it is still in that state. */
@@ -251,7 +258,8 @@ export class AttributeService {
       if (applied.length === 0) return;
       let written: StoredAttribute;
       try {
-        written = await this.store.replace(current, state.definition);
+        const next = state.definition;
+        written = await this.takingClaim(current.definition, next, () => this.store.replace(current, next));
       } catch (error) {
         if (error instanceof ConcurrentChangeError && attempt < MAX_ATTEMPTS) {
           pending = applied.map((a) => a.patch);
@@ -390,7 +398,28 @@ export class AttributeService {
 
   /** PUT semantics over an existing definition: inum and dn are fixed, urn can be set but not changed. */
   private async write(current: StoredAttribute, body: Record<string, unknown>): Promise<StoredAttribute> {
-    return this.store.replace(current, await this.prepare(current, body));
+    const next = await this.prepare(current, body);
+    return this.takingClaim(current.definition, next, () => this.store.replace(current, next));
+  }
+
+  /**
+   * Runs `write`, which stores `next` (over `before`, or as a new definition), in the turn of the claim
+   * that `next` takes, if it takes one: checked again there, the claim cannot be taken by another write
+   * of this process between the check and the write. (The earlier check refuses a clash before anything,
+   * such as the schema, is changed.)
+   */
+  private takingClaim<T>(
+    before: AttributeDefinition | undefined,
+    next: AttributeDefinition,
+    write: () => Promise<T>,
+  ): Promise<T> {
+    const claim = next.status === 'active' ? next.claimName?.toLowerCase() : undefined;
+    const held = before?.status === 'active' ? before.claimName?.toLowerCase() : undefined;
+    if (!claim || claim === held) return write();
+    return this.claimTurns.run(claim, async () => {
+      await this.assertClaimFree(next, before?.inum, false);
+      return write();
+    });
   }
 
   /** The definition a PUT body makes of `current`, once every rule allows it; nothing is written. */
@@ -453,7 +482,9 @@ export class AttributeService {
 
   /**
    * An active definition's claimName is a valid claim name that no other active definition uses, so an
-   * OIDC provider can release it unambiguously. (Checked before writing: unlike names, not race-free.)
+   * OIDC provider can release it unambiguously. Checked against what this process knows of the
+   * directory; `takingClaim` makes check and write one step within the process, but another instance's
+   * write shows here only once the index has caught up with it.
    */
   private async assertClaimFree(
     definition: AttributeDefinition,

@@ -172,14 +172,15 @@ export class LdapPersonSchema implements PersonSchema {
   }
 
   private async applyExtension(type: WantedType): Promise<void> {
+    // A schema that already allows the type needs no change, so no permission to change it either.
+    const schema = await readSubschema(this.directory);
+    if (!this.whyNotAllowed(type.name, schema)) return;
     const config = this.options.config;
     if (!this.options.allowChanges || !config) {
       throw new SchemaChangeRefusedError(
         'Schema changes are switched off on this service (SCHEMA_EXTENSION=false); an operator can apply the schema change from the 406 answer instead.',
       );
     }
-    const schema = await readSubschema(this.directory);
-    if (!this.whyNotAllowed(type.name, schema)) return;
     try {
       const change = await this.change(type, schema, config);
       await config.run((c) => c.modify(change.dn, change.changes));

@@ -1,5 +1,15 @@
 import { expect } from 'chai';
-import { SCOPE, call, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+import { AndFilter, EqualityFilter } from 'ldapts';
+import {
+  SCOPE,
+  adminDirectory,
+  call,
+  startTestApp,
+  startTestDirectory,
+  uniqueName,
+  type Reply,
+  type TestApp,
+} from './harness.js';
 
 describe('claim consistency and the claim mapping', () => {
   let directory: Awaited<ReturnType<typeof startTestDirectory>>;
@@ -19,6 +29,45 @@ describe('claim consistency and the claim mapping', () => {
       token: app.adminToken,
       body: { name: uniqueName(), displayName: 'Claimed', dataType: 'string', ...body },
     });
+  const remove = (inum: string) => call(app, 'DELETE', `/attributes/${inum}`, { token: app.adminToken });
+
+  /** The inums of the active definitions with this claim, as the directory holds them. */
+  const holders = async (claimName: string): Promise<string[]> => {
+    const admin = adminDirectory(directory.slapd);
+    try {
+      const { searchEntries } = await admin.run((c) =>
+        c.search('ou=attributes,o=jans', {
+          scope: 'one',
+          filter: new AndFilter({
+            filters: [
+              new EqualityFilter({ attribute: 'jansClaimName', value: claimName }),
+              new EqualityFilter({ attribute: 'jansStatus', value: 'active' }),
+            ],
+          }),
+          attributes: ['inum'],
+        }),
+      );
+      return searchEntries.map((e) => String(e.inum));
+    } finally {
+      await admin.close();
+    }
+  };
+
+  /** Exactly one reply won (`won`), the others are 409s naming the winner's inum; answers that inum. */
+  const oneWinner = async (replies: Reply[], claimName: string, won: number[]): Promise<string> => {
+    const winners = replies.filter((r) => won.includes(r.status));
+    expect(
+      winners.map((r) => r.status),
+      JSON.stringify(replies.map((r) => r.status)),
+    ).to.have.length(1);
+    const inum: string = winners[0]?.body.inum;
+    for (const reply of replies.filter((r) => !won.includes(r.status))) {
+      expect(reply.status).to.equal(409);
+      expect(reply.body.description).to.contain(inum);
+    }
+    expect(await holders(claimName)).to.deep.equal([inum]);
+    return inum;
+  };
 
   it('serves, sorted by claim name, the active definitions with their LDAP attribute', async () => {
     const { status, body } = await call(app, 'GET', '/attributes/claims', {
@@ -53,6 +102,47 @@ describe('claim consistency and the claim mapping', () => {
     });
     expect(activate.status).to.equal(409);
     await call(app, 'DELETE', `/attributes/${inactive.body.inum}`, { token: app.adminToken });
+  });
+
+  it('lets exactly one of 20 concurrent POSTs take an active claim, the others 409 naming it', async () => {
+    const claimName = uniqueName('race');
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, () => post({ claimName, status: 'active' })),
+    );
+    const winner = await oneWinner(replies, claimName, [201]);
+    await remove(winner);
+  });
+
+  it('lets exactly one of concurrent activations, a claim rename and a POST take a claim', async () => {
+    const claimName = uniqueName('race');
+    const inactive = await Promise.all(
+      Array.from({ length: 5 }, () => post({ claimName, status: 'inactive' })),
+    );
+    const other = await post({ claimName: uniqueName('other'), status: 'active' });
+    const created = [...inactive, other].map((r) => r.body.inum as string);
+    expect([...inactive, other].map((r) => r.status)).to.deep.equal([201, 201, 201, 201, 201, 201]);
+    const patch = (inum: string, path: string, value: string) =>
+      call(app, 'PATCH', `/attributes/${inum}`, {
+        token: app.adminToken,
+        body: [{ op: 'replace', path, value }],
+      });
+    const replies = await Promise.all([
+      ...created.slice(0, 5).map((inum) => patch(inum, '/status', 'active')),
+      patch(other.body.inum, '/claimName', claimName),
+      post({ claimName, status: 'active' }),
+    ]);
+    await oneWinner(replies, claimName, [200, 201]);
+    const posted = replies[6];
+    if (posted?.status === 201) created.push(posted.body.inum);
+    for (const inum of created) await remove(inum);
+  });
+
+  it('answers 403 to a token without an attribute read scope', async () => {
+    const reply = await call(app, 'GET', '/attributes/claims', {
+      token: app.issuer.token(['https://jans.io/oauth/config/scopes.readonly']),
+    });
+    expect(reply.status).to.equal(403);
+    expect(reply.headers.get('www-authenticate')).to.contain('error="insufficient_scope"');
   });
 
   it('refuses a claim name that is not one', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Client } from 'ldapts';
+import { Attribute, Change, Client } from 'ldapts';
 import { readSubschema } from '../../src/ldap/schema.js';
 import {
   SCOPE,
@@ -60,6 +60,29 @@ describe('schema preflight and extension', () => {
     }
   };
 
+  /** Applies the LDIF of a 406 answer as ldapmodify would, bound as the cn=config admin. */
+  const applyLdif = async (ldif: string) => {
+    const client = new Client({ url: directory.slapd.url });
+    await client.bind(directory.slapd.configDn, directory.slapd.password);
+    const dn = /^dn: (.*)$/m.exec(ldif)?.[1] as string;
+    const blocks = ldif.split('\n-\n').map((b) => b.replace(/^dn: .*\nchangetype: modify\n/, '').trim());
+    const changes = blocks
+      .filter((b) => b.length > 0)
+      .map((b) => {
+        const [op, value] = b.split('\n') as [string, string];
+        const [operation, type] = op.split(': ') as ['add' | 'delete', string];
+        return new Change({
+          operation,
+          modification: new Attribute({ type, values: [value.slice(type.length + 2)] }),
+        });
+      });
+    try {
+      await client.modify(dn, changes);
+    } finally {
+      await client.unbind();
+    }
+  };
+
   it('answers 406 naming the missing type, with the LDIF that would add it, and changes nothing', async () => {
     const name = typeName('badge');
     const reply = await call(app, 'POST', '/attributes', { token: app.adminToken, body: definition(name) });
@@ -88,23 +111,7 @@ describe('schema preflight and extension', () => {
     });
     const ldif: string = refused.body.schemaChange;
     expect(ldif).to.not.contain('SINGLE-VALUE');
-    const client = new Client({ url: directory.slapd.url });
-    await client.bind(directory.slapd.configDn, directory.slapd.password);
-    const dn = /^dn: (.*)$/m.exec(ldif)?.[1] as string;
-    const blocks = ldif.split('\n-\n').map((b) => b.replace(/^dn: .*\nchangetype: modify\n/, '').trim());
-    const { Attribute, Change } = await import('ldapts');
-    const changes = blocks
-      .filter((b) => b.length > 0)
-      .map((b) => {
-        const [op, value] = b.split('\n') as [string, string];
-        const [operation, type] = op.split(': ') as ['add' | 'delete', string];
-        return new Change({
-          operation,
-          modification: new Attribute({ type, values: [value.slice(type.length + 2)] }),
-        });
-      });
-    await client.modify(dn, changes);
-    await client.unbind();
+    await applyLdif(ldif);
     const created = await call(app, 'POST', '/attributes', {
       token: app.adminToken,
       body: definition(name, { dataType: 'string', oxMultiValuedAttribute: true }),
@@ -192,6 +199,24 @@ describe('schema preflight and extension', () => {
       token: locked.issuer.token([SCOPE.read]),
     });
     expect(list.body.totalEntriesCount).to.equal(0);
+  });
+
+  it('with the switch off, extendSchema=true still creates a definition the schema already allows', async () => {
+    const name = typeName('locker');
+    const refused = await call(locked, 'POST', '/attributes', {
+      token: locked.adminToken,
+      body: definition(name),
+    });
+    expect(refused.status).to.equal(406);
+    await applyLdif(refused.body.schemaChange);
+    const before = await typeOf(name);
+    expect(before.allowed).to.equal(true);
+    const created = await call(locked, 'POST', '/attributes?extendSchema=true', {
+      token: locked.adminToken,
+      body: definition(name),
+    });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    expect(await typeOf(name), 'the schema is as it was').to.deep.equal(before);
   });
 
   it('refuses extendSchema when the cn=config account may not write, changing nothing', async () => {

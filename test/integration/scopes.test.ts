@@ -1,6 +1,8 @@
 import { expect } from 'chai';
+import { readSubschema } from '../../src/ldap/schema.js';
 import {
   SCOPE,
+  adminDirectory,
   call,
   rawEntry,
   startTestApp,
@@ -54,6 +56,18 @@ describe('scopes and where definitions are used', () => {
     call(app, 'PATCH', `/scopes/${scope}`, { token, body: [{ op: 'add', path: '/claims/-', value: dn }] });
   const claimsOf = async (scope: string) =>
     (await rawEntry(directory.slapd, `inum=${scope},ou=scopes,o=jans`)).jansClaim ?? [];
+  const inSchema = async (name: string) => {
+    const admin = adminDirectory(directory.slapd);
+    try {
+      return (await readSubschema(admin)).attributeTypes.some((t) => t.names.includes(name));
+    } finally {
+      await admin.close();
+    }
+  };
+  const insufficient = (reply: { status: number; headers: Headers }) => {
+    expect(reply.status).to.equal(403);
+    expect(reply.headers.get('www-authenticate')).to.contain('error="insufficient_scope"');
+  };
 
   it('serves the seeded OpenID scopes with the claims they release', async () => {
     const { status, body } = await call(app, 'GET', '/scopes', { token: app.issuer.token([SCOPES.read]) });
@@ -102,6 +116,60 @@ describe('scopes and where definitions are used', () => {
     expect(added.body.claims).to.include(created.dn);
     const usage = await call(app, 'GET', `/attributes/${created.inum}/usage`, { token });
     expect(usage.body.scopes.map((s: { inum: string }) => s.inum)).to.deep.equal(['43F1']);
+  });
+
+  it('done when: a new claim is released in two requests, cannot be clashed with, nor deleted under its scope', async () => {
+    const name = uniqueName('badge').replace('_', '');
+    expect(await inSchema(name), 'the attribute type is new').to.equal(false);
+    const created = await define({ name, claimName: name });
+    expect(await inSchema(name)).to.equal(true);
+    expect((await addClaim('43F1', created.dn)).status).to.equal(200);
+
+    const claims = await call(app, 'GET', '/attributes/claims', { token });
+    expect(claims.status).to.equal(200);
+    expect(claims.body.find((c: { claimName: string }) => c.claimName === name)).to.deep.include({
+      attribute: name,
+      inum: created.inum,
+    });
+
+    const rival = uniqueName('rival').replace('_', '');
+    const clash = await call(app, 'POST', '/attributes?extendSchema=true', {
+      token,
+      body: { name: rival, displayName: 'Rival', dataType: 'string', status: 'active', claimName: name },
+    });
+    expect(clash.status).to.equal(409);
+    expect(clash.body.description).to.contain(created.inum);
+    expect(await inSchema(rival), 'a refused POST leaves the schema alone').to.equal(false);
+
+    const removal = await call(app, 'DELETE', `/attributes/${created.inum}`, { token });
+    expect(removal.status).to.equal(409);
+    expect(removal.body.description).to.contain('profile (43F1)');
+    expect(await claimsOf('43F1')).to.include(created.dn);
+  });
+
+  it('answers 403 to tokens without the scope an operation needs, changing nothing', async () => {
+    const created = await define();
+    await addClaim('764C', created.dn);
+    const scopesOnly = app.issuer.token([SCOPES.read, SCOPES.write]);
+    insufficient(await call(app, 'GET', `/attributes/${created.inum}/usage`, { token: scopesOnly }));
+
+    const readOnly = app.issuer.token([SCOPE.read, SCOPES.read]);
+    const before = await claimsOf('764C');
+    insufficient(
+      await call(app, 'PATCH', '/scopes/764C', {
+        token: readOnly,
+        body: [{ op: 'replace', path: '/claims', value: [] }],
+      }),
+    );
+    expect(await claimsOf('764C')).to.deep.equal(before);
+
+    const noDelete = app.issuer.token([SCOPE.read, SCOPE.write, SCOPES.read, SCOPES.write]);
+    insufficient(await call(app, 'DELETE', `/attributes/${created.inum}?force=true`, { token: noDelete }));
+    expect((await call(app, 'GET', `/attributes/${created.inum}`, { token })).status).to.equal(200);
+    expect(await claimsOf('764C')).to.include(created.dn);
+
+    const forced = await call(app, 'DELETE', `/attributes/${created.inum}?force=true`, { token });
+    expect(forced.status).to.equal(204);
   });
 
   it('refuses to add a claim that is not a definition, changing nothing', async () => {

@@ -5,7 +5,7 @@ import {
   type AttributeDefinition,
   type StoredAttribute,
 } from '../../../src/attributes/definition.js';
-import { sortAndPage, type ListQuery, type Page } from '../../../src/attributes/query.js';
+import { matches, sortAndPage, type ListQuery, type Page } from '../../../src/attributes/query.js';
 import {
   AttributeService,
   type ServiceOptions,
@@ -537,6 +537,64 @@ describe('AttributeService', () => {
         expect(outcomes(results)).to.deep.equal([down, down, down, 'ConflictError', down]);
         expect(store.writes).to.equal(0);
       });
+    });
+  });
+
+  describe('claims taken at the same time', () => {
+    /** Filters as the directory does, so the claim check sees only the active holders of a claim. */
+    class FilteringStore extends MemoryStore {
+      override async list(query: ListQuery): Promise<Page> {
+        const where = query.where;
+        return sortAndPage(
+          [...this.entries.values()].filter((s) => !where || matches(where, s)),
+          query,
+        );
+      }
+    }
+    const accept: ShapeCheck = () => {};
+    const claimed = (name: string) => body({ name, claimName: 'nick', status: 'active' });
+    const outcomes = (results: PromiseSettledResult<unknown>[]) =>
+      results.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor.name : 'ok'));
+    const holders = () =>
+      [...store.entries.values()].filter(
+        (s) => s.definition.status === 'active' && s.definition.claimName?.toLowerCase() === 'nick',
+      );
+
+    beforeEach(() => {
+      store = new FilteringStore();
+      service = make({ schemaCheck: false });
+    });
+
+    it('lets exactly one of concurrent creates take an active claim, naming it to the others', async () => {
+      const results = await Promise.allSettled(
+        ['a', 'b', 'c', 'd', 'e'].map((n) => service.create(claimed(`nick_${n}`))),
+      );
+      expect(outcomes(results).filter((o) => o === 'ok')).to.have.length(1);
+      expect(outcomes(results).filter((o) => o === 'ConflictError')).to.have.length(4);
+      expect(store.writes).to.equal(1);
+      const [winner] = holders();
+      for (const r of results) {
+        if (r.status === 'rejected')
+          expect((r.reason as ConflictError).description).to.contain(winner?.definition.inum);
+      }
+    });
+
+    it('lets exactly one of concurrent activations, claim renames and creates take the claim', async () => {
+      const stored = { displayName: 'Nick', dataType: 'string' };
+      store.add({ ...stored, inum: 'I1', name: 'one', claimName: 'nick', status: 'inactive' });
+      store.add({ ...stored, inum: 'I2', name: 'two', claimName: 'Nick', status: 'inactive' });
+      store.add({ ...stored, inum: 'R', name: 'other', claimName: 'other', status: 'active' });
+      const activate = (inum: string) =>
+        service.patch(inum, [{ op: 'replace', path: '/status', value: 'active' }], accept);
+      const results = await Promise.allSettled([
+        activate('I1'),
+        activate('I2'),
+        service.patch('R', [{ op: 'replace', path: '/claimName', value: 'NICK' }], accept),
+        service.create(claimed('fresh')),
+      ]);
+      expect(outcomes(results).filter((o) => o === 'ok')).to.have.length(1);
+      expect(outcomes(results).filter((o) => o === 'ConflictError')).to.have.length(3);
+      expect(holders()).to.have.length(1);
     });
   });
 });
