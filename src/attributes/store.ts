@@ -52,8 +52,9 @@ export interface PersonSchema {
   gap(type: WantedType): Promise<SchemaGap | undefined>;
   /**
    * Changes the running directory's schema so that person entries can carry `type`: adds the attribute
-   * type if there is none and allows it in the custom person object class. Throws SchemaChangeRefusedError
-   * when schema changes are switched off or the directory does not allow them.
+   * type if there is none and allows it in the custom person object class; does nothing when the schema
+   * already allows it. Throws SchemaChangeRefusedError when a change is needed but schema changes are
+   * switched off or the directory does not allow them.
    */
   extend(type: WantedType): Promise<void>;
 }
