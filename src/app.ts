@@ -163,7 +163,7 @@ export function createApp({ api, audit, metrics, document, log, directoryReady }
 
   app.use(requestLog(log));
   app.use(metrics.middleware());
-  app.use(auditWrites(audit, log));
+  app.use(auditWrites(audit, log, api.identify));
   app.use(errorBodies(log));
   app.use(
     bodyParser({

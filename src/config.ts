@@ -67,7 +67,10 @@ export interface Config {
   jwtSecret?: string;
   /** Accepted signature algorithms (JWT_ALGORITHMS, default RS256,PS256,ES256; HS256 with JWT_SECRET). */
   jwtAlgorithms: Algorithm[];
-  /** Required `iss` and `aud` when set (JWT_ISSUER, JWT_AUDIENCE). */
+  /**
+   * Required `iss` and `aud` when set (JWT_ISSUER, JWT_AUDIENCE). With both a JWT key source and
+   * introspection, JWT_ISSUER is required: it picks the JWTs verified locally; everything else is introspected.
+   */
   jwtIssuer?: string;
   jwtAudience?: string;
   /** Allowed clock difference for exp and nbf (JWT_CLOCK_TOLERANCE_S, default 30). */
@@ -182,6 +185,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (introspectionUrl && !(text('INTROSPECTION_CLIENT_ID') && text('INTROSPECTION_CLIENT_SECRET'))) {
     throw new ConfigError(
       'INTROSPECTION_URL is set, so INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET must be set too',
+    );
+  }
+  // With both, the issuer is what tells a JWT to verify here from one to introspect; without it every JWT
+  // would be verified locally and a JWT from another issuer could never be introspected.
+  if (sources.length > 0 && introspectionUrl && !text('JWT_ISSUER')) {
+    throw new ConfigError(
+      `${sources[0]} and INTROSPECTION_URL are both set, so JWT_ISSUER must be set too: JWTs naming that issuer are verified locally, every other token is introspected`,
     );
   }
   const jwksUri = text('JWT_JWKS_URI');

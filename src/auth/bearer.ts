@@ -58,15 +58,15 @@ function peek(token: string): jwt.JwtPayload | undefined {
   return decoded && typeof decoded.payload === 'object' ? decoded.payload : undefined;
 }
 
-/**
- * Verifies bearer tokens: signed JWTs locally (JWKS, PEM key or, for development, a shared secret) and
- * anything else through RFC 7662 introspection. When both are configured, a JWT goes to local
- * verification if it names the configured issuer (or no issuer is configured), and to introspection
- * otherwise.
- */
 /** How long a verified signed token is trusted without checking its signature again. */
 const VERIFIED_TTL_MS = 60_000;
 
+/**
+ * Verifies bearer tokens: signed JWTs locally (JWKS, PEM key or, for development, a shared secret) and
+ * anything else through RFC 7662 introspection. When both are configured, a JWT goes to local
+ * verification if it names the configured issuer (which the configuration then requires), and to
+ * introspection otherwise.
+ */
 export class TokenVerifier {
   private readonly jwks?: jwksRsa.JwksClient;
   /** Keys parsed once: parsing a PEM on every request costs more than verifying the signature. */
@@ -96,8 +96,7 @@ export class TokenVerifier {
     if (known && known.until > Date.now()) return known.principal;
     const { jwt: jwtOptions, introspection } = this.options;
     const claims = peek(token);
-    const local =
-      jwtOptions && claims && (!introspection || !jwtOptions.issuer || claims.iss === jwtOptions.issuer);
+    const local = jwtOptions && claims && (!introspection || claims.iss === jwtOptions.issuer);
     if (local) return this.verifyJwt(token, jwtOptions);
     if (introspection) return this.introspect(token, introspection);
     throw new UnauthorizedError('The token is not valid', true);

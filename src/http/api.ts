@@ -4,7 +4,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Context as KoaContext } from 'koa';
 import { OpenAPIBackend, type Context, type Document, type Operation } from 'openapi-backend';
 import type { Operation as PatchOperation } from 'fast-json-patch';
-import { bearerToken, requireScopes, type TokenVerifier } from '../auth/bearer.js';
+import { bearerToken, requireScopes, type Principal, type TokenVerifier } from '../auth/bearer.js';
 import { tagMatches, toWire, type StoredAttribute } from '../attributes/definition.js';
 import type { AuditStore } from '../attributes/audit.js';
 import { parsePaging, type ListParams } from '../attributes/query.js';
@@ -17,7 +17,14 @@ import { API_ROOT } from './openapi.js';
 import { valueHandlers } from './values.js';
 
 /** Answers one request below the API root. */
-export type Api = (ctx: KoaContext) => Promise<void>;
+export interface Api {
+  (ctx: KoaContext): Promise<void>;
+  /**
+   * The operation a request names and its caller (when it sent a valid token), for a request refused
+   * before it reached the API (its body could not be read); undefined when either cannot be known.
+   */
+  identify(ctx: KoaContext): Promise<{ operationId: string; principal: Principal } | undefined>;
+}
 
 export interface ApiDependencies {
   document: Document;
@@ -249,7 +256,7 @@ export async function createApi({
    * against the operation's scopes first, then validate it with the validators openapi-backend compiled
    * from the document (which coerce path and query parameters to their types), then run the handler.
    */
-  return async (ctx: KoaContext) => {
+  const run = async (ctx: KoaContext) => {
     const { route, params } = match(ctx.method, ctx.path.slice(API_ROOT.length));
     const { operation, handler, scopes, accepted, validators, arrays, otherBody } = route;
     ctx.state.operationId = operation.operationId;
@@ -271,6 +278,18 @@ export async function createApi({
     if (otherBody && !otherBody({ requestBody: body })) throw describeViolation(otherBody.errors);
     await handler?.({ operation, request: { params, query, requestBody: body } } as unknown as Context, ctx);
   };
+  const identify = async (ctx: KoaContext) => {
+    if (!ctx.path.startsWith(`${API_ROOT}/`)) return undefined;
+    try {
+      const { operation } = match(ctx.method, ctx.path.slice(API_ROOT.length)).route;
+      const token = bearerToken(ctx.get('authorization') || undefined);
+      return { operationId: operation.operationId as string, principal: await verifier.verify(token) };
+    } catch {
+      // No such operation, or no valid token (or no way to check it now): nobody to record.
+      return undefined;
+    }
+  };
+  return Object.assign(run, { identify });
 }
 
 type Handler = (c: Context, ctx: KoaContext) => Promise<void>;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { diffOf, type Actor, type AuditEvent, type AuditStore } from '../attributes/audit.js';
 import type { Principal } from '../auth/bearer.js';
 import type { Change } from '../attributes/service.js';
+import type { Api } from './api.js';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -20,15 +21,24 @@ export const auditFailures = { count: 0 };
  * in the log and as an entry in the directory. Requests without a valid token (401) are not recorded:
  * there is no one to record, and anyone could fill the trail with them. Failing to store an event never
  * fails the request; it is logged loudly and counted.
+ *
+ * A write refused before it reached the API (its body too large, not JSON or nested too deeply) has no
+ * operation or caller yet; `identify` works them out from the method, path and token afterwards.
  */
-export function auditWrites(store: AuditStore, log: Logger): Koa.Middleware {
+export function auditWrites(store: AuditStore, log: Logger, identify: Api['identify']): Koa.Middleware {
   return async (ctx, next) => {
     await next();
-    const operation = ctx.state.operationId as string | undefined;
-    const principal = ctx.state.principal as Principal | undefined;
-    if (!operation || !WRITES.has(ctx.method) || !principal || ctx.status === 401) return;
+    if (!WRITES.has(ctx.method) || ctx.status === 401) return;
     // The trail is of definitions; value writes (users, sessions) are not recorded in it.
     if (!/\/api\/v1\/attributes(\/|$)/.test(ctx.path)) return;
+    if (!ctx.state.operationId && ctx.status >= 400) {
+      const known = await identify(ctx);
+      // Also names the operation in the request's log line and metrics.
+      if (known) Object.assign(ctx.state, known);
+    }
+    const operation = ctx.state.operationId as string | undefined;
+    const principal = ctx.state.principal as Principal | undefined;
+    if (!operation || !principal) return;
 
     const change = ctx.state.change as Change | undefined;
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;

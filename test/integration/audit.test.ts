@@ -2,6 +2,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { Client } from 'ldapts';
+import pino from 'pino';
 import type { AuditEvent } from '../../src/attributes/audit.js';
 import { startSlapd } from '../../src/directory/slapd.js';
 import { auditFailures } from '../../src/http/audit.js';
@@ -23,6 +24,23 @@ async function auditEntries(slapd: { url: string; bindDn: string; password: stri
     await client.bind(slapd.bindDn, slapd.password);
     const { searchEntries } = await client.search('ou=audit,o=jans', { scope: 'one', attributes: ['cn'] });
     return searchEntries.map((e) => String(e.cn));
+  } finally {
+    await client.unbind();
+  }
+}
+
+/** Every audit event stored under ou=audit. */
+async function storedEvents(slapd: { url: string; bindDn: string; password: string }): Promise<AuditEvent[]> {
+  const client = new Client({ url: slapd.url });
+  try {
+    await client.bind(slapd.bindDn, slapd.password);
+    const { searchEntries } = await client.search('ou=audit,o=jans', {
+      scope: 'one',
+      attributes: ['registryAuditRecord'],
+    });
+    return searchEntries.flatMap((e) =>
+      [e.registryAuditRecord ?? []].flat().map((r) => JSON.parse(String(r)) as AuditEvent),
+    );
   } finally {
     await client.unbind();
   }
@@ -147,6 +165,59 @@ describe('the audit trail', () => {
     // The refused request named no inum; its record is in the log and the directory, not in a history.
     const mail = await history('CAE3');
     expect(mail.body.totalEntriesCount).to.equal(0);
+  });
+
+  it('records writes refused before they reach the API (malformed, too large, too deep), with their caller', async () => {
+    const lines: { msg: string; audit?: AuditEvent }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const logged = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' }, log);
+    try {
+      const created = await call(logged, 'POST', '/attributes', {
+        token: logged.adminToken,
+        body: { name: uniqueName(), displayName: 'Refused early', dataType: 'string' },
+      });
+      const inum = created.body.inum as string;
+      const token = logged.issuer.token([SCOPE.read, SCOPE.write, SCOPE.delete], { subject: 'mallory' });
+      const malformed = await call(logged, 'PUT', '/attributes', { token, rawBody: '{"inum": "x",' });
+      expect(malformed.status).to.equal(400);
+      const huge = await call(logged, 'POST', '/attributes', {
+        token,
+        body: {
+          name: uniqueName(),
+          displayName: 'Huge',
+          dataType: 'string',
+          description: 'x'.repeat(300_000),
+        },
+      });
+      expect(huge.status).to.equal(413);
+      const nested = `${'['.repeat(40)}${']'.repeat(40)}`;
+      const deep = await call(logged, 'PATCH', `/attributes/${inum}`, {
+        token,
+        rawBody: `[{"op":"add","path":"/description","value":${nested}}]`,
+      });
+      expect(deep.status).to.equal(400);
+      // Without a valid token there is nobody to record.
+      const anonymous = await call(logged, 'PUT', '/attributes', { token: 'not-a-token', rawBody: '{' });
+      expect(anonymous.status).to.equal(400);
+
+      const events = lines.filter((l) => l.msg === 'audit').map((l) => l.audit as AuditEvent);
+      const refused = events.filter((e) => e.actor.subject === 'mallory');
+      expect(refused.map((e) => [e.operation, e.inum, e.status, e.actor.clientId])).to.deep.equal([
+        ['put-attributes', undefined, 400, 'test-client'],
+        ['post-attributes', undefined, 413, 'test-client'],
+        ['patch-attributes-by-inum', inum, 400, 'test-client'],
+      ]);
+      expect(events).to.have.length(refused.length + 1);
+      const stored = await storedEvents(directory.slapd);
+      for (const e of refused) expect(stored.find((s) => s.id === e.id)).to.deep.equal(e);
+      const { body } = await history(inum);
+      expect(body.entries[0]).to.deep.include({ operation: 'patch-attributes-by-inum', status: 400 });
+      expect(body.entries[0].actor.subject).to.equal('mallory');
+      const text = lines.map((l) => JSON.stringify(l)).join('\n');
+      expect(text).to.not.contain(token.split('.')[2]).and.not.contain(logged.adminToken.split('.')[2]);
+    } finally {
+      await logged.stop();
+    }
   });
 
   it('pages the history and needs a read scope', async () => {

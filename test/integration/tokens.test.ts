@@ -8,6 +8,8 @@ import { SCOPE, call, startTestApp, startTestDirectory, type TestApp } from './h
 const ISSUER = 'https://as.test';
 const AUDIENCE = 'attribute-registry';
 const now = () => Math.floor(Date.now() / 1000);
+/** Waits for a moment on the clock: a cache entry expiring is a time, not an event to await. */
+const until = (ms: number) => new Promise((done) => setTimeout(done, Math.max(0, ms - Date.now()) + 5));
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 interface SigningKey {
@@ -110,13 +112,14 @@ describe('bearer tokens as real deployments issue them (JWKS and introspection)'
   let directory: Awaited<ReturnType<typeof startTestDirectory>>;
   let as: AuthorizationServer;
   let app: TestApp;
+  let env: Record<string, string>;
   const read = { scope: SCOPE.read };
 
   before(async () => {
     directory = await startTestDirectory();
     as = new AuthorizationServer();
     const base = await as.start();
-    app = await startTestApp(directory.slapd, {
+    env = {
       JWT_PUBLIC_KEY_FILE: '',
       JWT_JWKS_URI: `${base}/jwks`,
       JWT_ISSUER: ISSUER,
@@ -125,7 +128,8 @@ describe('bearer tokens as real deployments issue them (JWKS and introspection)'
       INTROSPECTION_CLIENT_ID: 'registry',
       INTROSPECTION_CLIENT_SECRET: 'client-secret',
       INTROSPECTION_CACHE_TTL_S: '60',
-    });
+    };
+    app = await startTestApp(directory.slapd, env);
   });
   after(async () => {
     await app?.stop();
@@ -211,6 +215,37 @@ describe('bearer tokens as real deployments issue them (JWKS and introspection)'
     expect(as.introspections - before).to.equal(1);
   });
 
+  it('reuses an introspection answer until the token expires, when that comes before the cache TTL', async () => {
+    const exp = now() + 2;
+    const token = as.issueOpaque({ scope: SCOPE.read, exp });
+    const before = as.introspections;
+    expect((await get(token)).status).to.equal(200);
+    expect((await get(token)).status).to.equal(200);
+    expect(as.introspections - before).to.equal(1);
+    await until(exp * 1000);
+    // Asked again, not answered from the cache: the token has expired.
+    await refusedWith(token, /not active/);
+    expect(as.introspections - before).to.equal(2);
+  });
+
+  it('reuses an introspection answer for INTROSPECTION_CACHE_TTL_S, when that comes before the token expires', async () => {
+    const short = await startTestApp(directory.slapd, { ...env, INTROSPECTION_CACHE_TTL_S: '1' });
+    try {
+      const token = as.issueOpaque({ scope: SCOPE.read, exp: now() + 300 });
+      const getShort = () => call(short, 'GET', '/attributes/08E2', { token });
+      const before = as.introspections;
+      expect((await getShort()).status).to.equal(200);
+      const cachedAtMost = Date.now() + 1000;
+      expect((await getShort()).status).to.equal(200);
+      expect(as.introspections - before).to.equal(1);
+      await until(cachedAtMost);
+      expect((await getShort()).status).to.equal(200);
+      expect(as.introspections - before).to.equal(2);
+    } finally {
+      await short.stop();
+    }
+  });
+
   it('answers an inactive opaque token with 401', async () => {
     await refusedWith('definitely-not-a-known-token', /not active/);
     const expired = as.issueOpaque({ scope: SCOPE.read, exp: now() - 10 });
@@ -232,6 +267,24 @@ describe('bearer tokens as real deployments issue them (JWKS and introspection)'
     expect((await get(as.sign(read))).status).to.equal(200);
     expect((await get(as.issueOpaque({ scope: SCOPE.read }))).status).to.equal(200);
   });
+  it('answers 503, not 401, while the key set cannot be fetched, and keeps the keys it has', async () => {
+    // A key the authorization server starts signing with while its key set cannot be read.
+    const fresh = newKey('RS256');
+    as.keys = [...as.keys, fresh];
+    const token = as.sign(read, fresh);
+    as.down = true;
+    try {
+      const reply = await get(token);
+      expect(reply.status).to.equal(503);
+      expect(reply.headers.get('retry-after')).to.match(/^\d+$/);
+      // Keys fetched before still verify new tokens.
+      expect((await get(as.sign({ ...read, jti: randomUUID() }, as.keys[1]))).status).to.equal(200);
+    } finally {
+      as.down = false;
+    }
+    expect((await get(token)).status).to.equal(200);
+  });
+
   // Last among the JWT tests: the flood uses up the refetch budget for a minute.
   it('refuses an unknown kid, and does not refetch the key set for every made-up kid', async () => {
     const stranger = newKey('RS256');

@@ -187,6 +187,34 @@ describe('loadConfig', () => {
     expect(refused({ JWT_JWKS_URI: 'file:///etc/keys' })).to.contain('JWT_JWKS_URI');
   });
 
+  it('needs JWT_ISSUER when both a JWT key source and introspection are set, to tell which is which', () => {
+    const introspection = {
+      INTROSPECTION_URL: 'https://as.example/introspect',
+      INTROSPECTION_CLIENT_ID: 'registry',
+      INTROSPECTION_CLIENT_SECRET: 'secret',
+    };
+    for (const [key, value] of [
+      ['JWT_JWKS_URI', 'https://as.example/jwks'],
+      ['JWT_PUBLIC_KEY_FILE', '/k.pem'],
+      ['JWT_SECRET', 'z'.repeat(40)],
+    ] as const) {
+      const message = problem({ ...introspection, [key]: value });
+      expect(message, key).to.contain(`${key} and INTROSPECTION_URL are both set, so JWT_ISSUER must be set`);
+    }
+    expect(
+      problem({ ...introspection, JWT_JWKS_URI: 'https://as.example/jwks', JWT_ISSUER: ' ' }),
+    ).to.contain('JWT_ISSUER');
+    const both = loadConfig({
+      ...introspection,
+      JWT_JWKS_URI: 'https://as.example/jwks',
+      JWT_ISSUER: 'https://as.example',
+    });
+    expect([both.jwtIssuer, both.introspectionUrl]).to.deep.equal([
+      'https://as.example',
+      'https://as.example/introspect',
+    ]);
+  });
+
   it('turns the development key off once any token source is configured', () => {
     expect(loadConfig({ JWT_JWKS_URI: 'https://as.example/jwks' }).devTokens).to.equal(false);
     const introspection = {
