@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { SlapdError } from './directory/slapd.js';
+import { DOCS_ROOT } from './http/docs.js';
 import { API_ROOT } from './http/openapi.js';
 import { startService } from './server.js';
 
@@ -26,15 +27,17 @@ async function main(): Promise<void> {
     : pino({ level: config.logLevel }, pino.destination({ sync: true, minLength: 4096, periodicFlush: 250 }));
   const service = await startService(config, log);
 
-  log.info(
-    { url: service.url, directory: service.slapd?.url ?? config.ldapUrl },
+  const docs = `${service.url}${DOCS_ROOT}/`;
+  service.log.info(
+    { url: service.url, docs, directory: service.slapd?.url ?? config.ldapUrl },
     'attribute registry listening',
   );
   if (service.devKey) {
     const dataDir = process.env.DATA_DIR ? `DATA_DIR=${process.env.DATA_DIR} ` : '';
     process.stdout.write(
       `\nTry it (the token comes from the development key in ${config.dataDir}):\n` +
-        `  curl -s -H "Authorization: Bearer $(${dataDir}npm run -s token)" '${service.url}${API_ROOT}/attributes?pattern=edu&limit=3'\n\n`,
+        `  curl -s -H "Authorization: Bearer $(${dataDir}npm run -s token)" '${service.url}${API_ROOT}/attributes?pattern=edu&limit=3'\n` +
+        `or open the API docs page, ${docs}, and paste that token under "Authorize".\n\n`,
     );
   }
 
@@ -42,7 +45,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping');
+    service.log.info({ signal }, 'stopping');
     await service.close();
     process.exit(0);
   };

@@ -34,12 +34,43 @@ export interface RunningService {
   url: string;
   server: Server;
   directory: Directory;
+  /** The service's logger: the one it was given, with LOG_REDACT applied. */
+  log: Logger;
   /** The private slapd, in embedded mode. */
   slapd?: RunningSlapd;
   /** True when the public key is the development key in DATA_DIR. */
   devKey: boolean;
   close(): Promise<void>;
 }
+
+/**
+ * Censored in every log line of the service, whatever logger it is given: nothing logs these today, and
+ * this keeps it so if someone logs a header set, the configuration, directory options or a token by
+ * mistake. Literal paths only: a `*.` wildcard makes pino run a redactor over every field of every line,
+ * about ten times the cost of the request line itself.
+ */
+export const LOG_REDACT = [
+  'authorization',
+  'cookie',
+  'password',
+  'secret',
+  'token',
+  'headers.authorization',
+  'headers.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'bindPassword',
+  'options.bindPassword',
+  'config.ldapBindPassword',
+  'config.ldapConfigBindPassword',
+  'config.jwtSecret',
+  'config.introspectionClientSecret',
+  'config.valueKeys',
+  'introspection.clientSecret',
+];
+
+/** The object class of attribute definitions: readiness requires the directory's schema to define it. */
+const DEFINITION_CLASS = 'jansAttr';
 
 /** How long requests in flight may take to finish once shutdown has begun. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -108,8 +139,9 @@ export function createValueService(
 /** Composition root: directory (embedded or external) → store → service → API → HTTP server. */
 export async function startService(
   config: Config,
-  log: Logger = pino({ level: config.logLevel }),
+  given: Logger = pino({ level: config.logLevel }),
 ): Promise<RunningService> {
+  const log = given.child({}, { redact: LOG_REDACT });
   let slapd: RunningSlapd | undefined;
   if (!config.ldapUrl) {
     slapd = await startSlapd({
@@ -192,6 +224,7 @@ export async function startService(
     purge.unref();
 
     const document = loadOpenApiDocument();
+    let schemaPresent = false;
     const audit = new LdapAuditStore(directory, () =>
       log.warn(
         'the directory keeps one audit record per entry (schema of an earlier version): audit events are written one by one',
@@ -215,6 +248,9 @@ export async function startService(
       log,
       directoryReady: async () => {
         await directory.run((c) => c.search(store.container, { scope: 'base', attributes: ['1.1'] }));
+        // A schema, once there, does not go away: only the first positive answer is asked for.
+        schemaPresent ||= await directory.knowsObjectClass(DEFINITION_CLASS);
+        if (!schemaPresent) throw new Error(`the directory's schema has no ${DEFINITION_CLASS} object class`);
       },
     });
 
@@ -229,6 +265,7 @@ export async function startService(
       url: `http://${host}:${port}`,
       server,
       directory,
+      log,
       slapd,
       devKey: config.devTokens,
       async close() {

@@ -1,4 +1,11 @@
-import { AlreadyExistsError, BusyError, Client, ResultCodeError, UnavailableError } from 'ldapts';
+import {
+  AlreadyExistsError,
+  BusyError,
+  Client,
+  EqualityFilter,
+  ResultCodeError,
+  UnavailableError,
+} from 'ldapts';
 import { DirectoryUnavailableError } from '../errors.js';
 
 export interface DirectoryOptions {
@@ -116,13 +123,15 @@ export class Directory {
   /**
    * Binds a connection that is not bound: on a fresh connection, and after ldapts reconnected one. With
    * StartTLS the connection is upgraded first; ldapts never replays such a bind by itself (it would go out
-   * before the upgrade), so every reconnect comes through here and is upgraded again.
+   * before the upgrade), so every reconnect comes through here and is upgraded again. Both are observed:
+   * while the directory is down, the bind is where every operation fails.
    */
   private async authenticate(client: Client): Promise<void> {
+    const observed = this.observed(client);
     if (this.options.startTls) {
-      await client.startTLS({ host: new URL(this.options.url).hostname, ca: this.options.tlsCa });
+      await observed.startTLS({ host: new URL(this.options.url).hostname, ca: this.options.tlsCa });
     }
-    await client.bind(this.options.bindDn, this.options.bindPassword);
+    await observed.bind(this.options.bindDn, this.options.bindPassword);
   }
 
   /** The client, with each of its calls timed for `options.observe`. */
@@ -152,6 +161,23 @@ export class Directory {
   /** Open connections, for metrics. */
   connectionsInUse(): number {
     return this.pool.filter(({ client }) => client.isConnected).length;
+  }
+
+  /**
+   * Whether the directory's schema defines the object class. The subschema entry is matched on the class's
+   * name (objectIdentifierFirstComponentMatch), so only a yes or a no comes back, not the whole schema.
+   */
+  async knowsObjectClass(name: string): Promise<boolean> {
+    return this.run(async (c) => {
+      const root = await c.search('', { scope: 'base', attributes: ['subschemaSubentry'] });
+      const subschema = String(root.searchEntries[0]?.subschemaSubentry ?? 'cn=Subschema');
+      const { searchEntries } = await c.search(subschema, {
+        scope: 'base',
+        filter: new EqualityFilter({ attribute: 'objectClasses', value: name }),
+        attributes: ['1.1'],
+      });
+      return searchEntries.length > 0;
+    });
   }
 
   /** Adds an entry unless it exists already (containers made on first use). */

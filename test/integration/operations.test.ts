@@ -1,7 +1,98 @@
+import { spawn } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
+import { Client } from 'ldapts';
 import { pino } from 'pino';
-import { SCOPE, call, startTestApp, startTestDirectory, type TestApp } from './harness.js';
+import { findSlapd, freePort, startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
+import {
+  SCOPE,
+  call,
+  startTestApp,
+  startTestDirectory,
+  tempDir,
+  uniqueName,
+  type TestApp,
+} from './harness.js';
+
+/**
+ * A slapd that knows only the core schema (no jansAttr), holding o=jans and an empty ou=attributes: a
+ * directory that answers but was set up without the project's schema.
+ */
+async function startSlapdWithoutSchema(dir: string): Promise<RunningSlapd> {
+  const password = 'secret';
+  const configDir = join(dir, 'slapd.d');
+  await mkdir(configDir);
+  await mkdir(join(dir, 'db'));
+  await writeFile(
+    join(dir, 'config.ldif'),
+    `dn: cn=config
+objectClass: olcGlobal
+cn: config
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+include: file:///etc/ldap/schema/core.ldif
+
+dn: olcDatabase={-1}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {-1}frontend
+
+dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcSuffix: o=jans
+olcDbDirectory: ${join(dir, 'db')}
+olcRootDN: cn=admin,o=jans
+olcRootPW: ${password}
+`,
+  );
+  const slapd = findSlapd() as string;
+  await new Promise<void>((done, fail) =>
+    spawn(slapd.replace(/slapd$/, 'slapadd'), ['-n0', '-F', configDir, '-l', join(dir, 'config.ldif')], {
+      stdio: 'ignore',
+    }).once('exit', (code) => (code === 0 ? done() : fail(new Error(`slapadd exited with ${code}`)))),
+  );
+  const url = `ldap://127.0.0.1:${await freePort()}`;
+  const child = spawn(slapd, ['-F', configDir, '-h', `${url}/`, '-d', 'none'], { stdio: 'ignore' });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const client = new Client({ url, connectTimeout: 500 });
+  for (let tries = 0; ; tries++) {
+    try {
+      await client.bind('cn=admin,o=jans', password);
+      break;
+    } catch (error) {
+      if (tries > 200) throw error;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  await client.add('o=jans', { objectClass: ['organization'], o: ['jans'] });
+  await client.add('ou=attributes,o=jans', { objectClass: ['organizationalUnit'], ou: ['attributes'] });
+  await client.unbind();
+  return {
+    url,
+    bindDn: 'cn=admin,o=jans',
+    configDn: 'cn=config',
+    password,
+    created: true,
+    process: child,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
 
 describe('what operators see: health, request ids, metrics, logs', () => {
   let directory: Awaited<ReturnType<typeof startTestDirectory>>;
@@ -30,7 +121,9 @@ describe('what operators see: health, request ids, metrics, logs', () => {
     const live = await plain('/health/live');
     expect(live.status).to.equal(200);
     expect(await live.json()).to.deep.equal({ status: 'up' });
+    // Ready means answering with the project's schema (the case without it is below).
     expect((await plain('/health/ready')).status).to.equal(200);
+    expect(await app.service.directory.knowsObjectClass('jansAttr')).to.equal(true);
   });
 
   it('echoes a sane X-Request-Id and makes one up otherwise', async () => {
@@ -70,5 +163,76 @@ describe('what operators see: health, request ids, metrics, logs', () => {
     expect(text).to.match(/ldap_connections_in_use [1-9]/);
     expect(text).to.match(/token_verification_failures_total\{reason="The token is not valid"\} [1-9]/);
     expect(text).to.match(/audit_events_not_stored \d+/);
+  });
+
+  it('counts failed binds in the LDAP metrics while the directory is down, and is ready again once it is back', async () => {
+    const port = Number(new URL(directory.slapd.url).port);
+    const failedBinds =
+      /ldap_operation_duration_seconds_count\{operation="bind",outcome="(?!ok")[^"]+"\} [1-9]/;
+    expect(await (await plain('/metrics')).text()).to.not.match(failedBinds);
+    await directory.slapd.stop();
+    try {
+      // A write needs the directory (reads are served from memory); it logs the failure it answers with.
+      const write = await call(app, 'POST', '/attributes', {
+        token: app.adminToken,
+        body: { name: uniqueName('outage'), displayName: 'Outage', dataType: 'string' },
+      });
+      expect(write.status).to.equal(503);
+      // A connection the service has not yet seen close fails its operation instead; the next one binds.
+      let text = '';
+      for (let i = 0; i < 10 && !failedBinds.test(text); i++) {
+        expect((await plain('/health/ready')).status).to.equal(503);
+        text = await (await plain('/metrics')).text();
+      }
+      expect(text).to.match(failedBinds);
+    } finally {
+      directory.slapd = await startSlapd({ dataDir: directory.dataDir, suffix: 'o=jans', port });
+    }
+    expect((await plain('/health/ready')).status).to.equal(200);
+  });
+
+  it('never logs the directory password, and censors credentials whoever logs them', async () => {
+    // By now the log holds start-up, requests, refused tokens and the outage above.
+    expect(lines.length).to.be.above(5);
+    expect(lines.join('\n')).to.not.contain(directory.slapd.password);
+    const before = lines.length;
+    app.service.log.warn(
+      {
+        password: 'pw-1',
+        config: { ldapBindPassword: 'pw-2', jwtSecret: 'pw-3' },
+        req: { headers: { authorization: 'Bearer pw-4' } },
+        introspection: { clientSecret: 'pw-5' },
+        token: 'pw-6',
+      },
+      'a careless line',
+    );
+    const careless = lines.slice(before).join('\n');
+    expect(careless).to.contain('a careless line').and.contain('[Redacted]');
+    expect(careless).to.not.match(/pw-\d/);
+  });
+});
+
+describe('readiness: the directory answers and has the project schema', () => {
+  let dir: string;
+  let slapd: RunningSlapd;
+  let app: TestApp;
+
+  before(async () => {
+    dir = await tempDir('no-schema');
+    slapd = await startSlapdWithoutSchema(dir);
+    app = await startTestApp(slapd, { SCHEMA_CHECK: 'false', LDAP_CHANGELOG_DN: '' });
+  });
+  after(async () => {
+    await app?.stop();
+    await slapd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is live but not ready when the directory answers without the jansAttr object class', async () => {
+    expect((await fetch(`${app.service.url}/health/live`)).status).to.equal(200);
+    const ready = await fetch(`${app.service.url}/health/ready`);
+    expect(ready.status).to.equal(503);
+    expect(await app.service.directory.knowsObjectClass('organizationalUnit')).to.equal(true);
+    expect(await app.service.directory.knowsObjectClass('jansAttr')).to.equal(false);
   });
 });
