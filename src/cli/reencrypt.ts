@@ -12,7 +12,8 @@ if (options.help) {
     'Usage: npm run reencrypt -- [--attribute NAME]\n' +
       'Rewrites stored attribute values so that values of encrypted definitions are encrypted with the key\n' +
       'named by VALUE_ENCRYPTION_WRITE_KEY (or the first of VALUE_ENCRYPTION_KEYS), and values of the others\n' +
-      'are clear. Every key that wrote a stored value must still be listed. Safe to run again; safe while the\n' +
+      "are clear, whatever the definition's status and whether or not the value was written by this service.\n" +
+      'Every key that wrote a stored value must still be listed. Safe to run again; safe while the\n' +
       'service runs. Uses LDAP_URL when set, otherwise the running embedded directory in DATA_DIR.\n',
   );
   process.exit(0);
@@ -23,8 +24,20 @@ let connection: CommandDirectory | undefined;
 try {
   connection = await commandDirectory(config, false);
   const { directory } = connection;
-  const service = createValueService(directory, new LdapAttributeStore(directory), config);
-  const count = await service.reencrypt(options.attribute);
+  const definitions = new LdapAttributeStore(directory);
+  const service = createValueService(directory, definitions, config);
+  // Every definition, inactive ones too: their stored values are kept readable as well.
+  const { entries } = await definitions.list({
+    where: undefined,
+    sortBy: 'inum',
+    descending: false,
+    startIndex: 0,
+    limit: Number.MAX_SAFE_INTEGER,
+  });
+  const count = await service.reencrypt(
+    entries.map((e) => e.definition),
+    options.attribute,
+  );
   process.stdout.write(`rewrote ${count} value${count === 1 ? '' : 's'}\n`);
 } catch (error) {
   process.stderr.write(`${(error as Error).message}\n`);

@@ -8,6 +8,7 @@ import {
   NoSuchObjectError,
   NotAllowedOnRDNError,
   ObjectClassViolationError,
+  OrFilter,
   PresenceFilter,
   ResultCodeError,
   UndefinedTypeError,
@@ -189,19 +190,23 @@ export class LdapValueStore implements ValueStore {
     ].slice(0, limit);
   }
 
-  async holdersWith(name?: string): Promise<HolderRef[]> {
-    const userFilter = new PresenceFilter({ attribute: name ?? META });
+  async holdersWith(names?: readonly string[]): Promise<HolderRef[]> {
+    if (names?.length === 0) return [];
+    const userFilter = names
+      ? new OrFilter({ filters: names.map((attribute) => new PresenceFilter({ attribute })) })
+      : new PresenceFilter({ attribute: META });
     const users = await this.search(this.people, userFilter, 'inum');
     const sessionIds = await this.search(
       this.sessions,
       new PresenceFilter({ attribute: SESSION_VALUE }),
       SESSION_ID,
     );
+    const wanted = names?.map((n) => n.toLowerCase());
     const sessions: HolderRef[] = [];
     for (const id of sessionIds) {
       const holder: HolderRef = { kind: 'session', id };
-      if (name === undefined || (await this.read(holder))?.values.has(name.toLowerCase()))
-        sessions.push(holder);
+      const values = wanted && (await this.read(holder))?.values;
+      if (!wanted || wanted.some((n) => values?.has(n))) sessions.push(holder);
     }
     return [...users.map((id): HolderRef => ({ kind: 'user', id })), ...sessions];
   }

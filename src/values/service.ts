@@ -55,18 +55,29 @@ const MAX_ATTEMPTS = 10;
 /** Expiries further away than this are refused as mistakes (100 years). */
 const MAX_EXPIRY_S = 100 * 365 * 24 * 3600;
 
-/** The directory's Generalized Time form of an instant, e.g. 20260101120000.123Z. */
-function toGeneralizedTime(iso: string): string {
-  return new Date(iso)
-    .toISOString()
-    .replace(/[-:T]/g, '')
-    .replace(/\.000Z$/, 'Z');
+/**
+ * The directory's Generalized Time form of an instant, e.g. 20260101120000.123Z. The `date-time` format
+ * accepts texts that are no instant JavaScript can represent (a leap second, an offset such as +99:99) or
+ * that fall outside years 0000-9999 in UTC: those are refused as the caller's mistake.
+ */
+function toGeneralizedTime(name: string, text: string): string {
+  const at = new Date(text);
+  const iso = Number.isNaN(at.getTime()) ? undefined : at.toISOString();
+  if (!iso || !/^\d{4}-/.test(iso)) {
+    throw new BadRequestError(
+      `Invalid value for ${name}`,
+      `${name} must be a date-time between the years 0000 and 9999 in UTC, with seconds up to 59 and an offset of the form ±hh:mm within ±23:59`,
+    );
+  }
+  return iso.replace(/[-:T]/g, '').replace(/\.000Z$/, 'Z');
 }
 
 function fromGeneralizedTime(text: string): string {
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\.\d+)?Z$/.exec(text);
   if (!m) return text;
-  return new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[7] ?? ''}Z`).toISOString();
+  const at = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[7] ?? ''}Z`);
+  // A stored time JavaScript cannot represent (a leap second loaded over LDAP) is served as stored.
+  return Number.isNaN(at.getTime()) ? text : at.toISOString();
 }
 
 /** A JSON value as the directory stores it, per the definition's data type. */
@@ -75,7 +86,7 @@ export function encodeValue(definition: AttributeDefinition, value: unknown): st
     case 'boolean':
       return value ? 'TRUE' : 'FALSE';
     case 'generalizedTime':
-      return toGeneralizedTime(String(value));
+      return toGeneralizedTime(definition.name ?? 'the value', String(value));
     case 'json':
       return JSON.stringify(value);
     default:
@@ -105,6 +116,7 @@ export function decodeValue(definition: AttributeDefinition | undefined, stored:
 }
 
 const lower = (name: string) => name.toLowerCase();
+const holderKey = (holder: HolderRef) => `${holder.kind}\u0000${holder.id}`;
 
 /**
  * Values of user and session attributes, held to their definitions: one JSON Schema per audience
@@ -169,7 +181,7 @@ export class ValueService {
 
   /** Changes to one holder's values take turns within this process. */
   private exclusive<T>(holder: HolderRef, work: () => Promise<T>): Promise<T> {
-    return this.turns.run(`${holder.kind}\u0000${holder.id}`, work);
+    return this.turns.run(holderKey(holder), work);
   }
 
   private async apply(
@@ -298,21 +310,30 @@ export class ValueService {
   }
 
   /**
-   * Brings stored values in line with their definitions and the current key: values of encrypted
-   * definitions are encrypted with the write key, others are stored clear. Limited to one attribute
-   * when `name` is given (after its `encrypted` flag changed). Returns the number of values rewritten.
+   * Brings stored values in line with `definitions` (active or not) and the current key: values of
+   * encrypted definitions are encrypted with the write key, others are stored clear. It looks at every
+   * holder that carries a value of an encrypted definition, with bookkeeping or without (a value loaded
+   * over LDAP has none), and at every holder with bookkept values. Limited to one attribute when `name` is
+   * given (after its `encrypted` flag changed). Returns the number of values rewritten.
    */
-  async reencrypt(name?: string): Promise<number> {
-    const { definitions } = await this.schemas.current();
+  async reencrypt(definitions: readonly AttributeDefinition[], name?: string): Promise<number> {
+    const byName = new Map(definitions.filter((d) => d.name).map((d) => [lower(d.name as string), d]));
+    const encrypted = [...byName.values()].filter((d) => d.encrypted).map((d) => d.name as string);
+    const holders = new Map<string, HolderRef>();
+    const found =
+      name === undefined
+        ? [...(await this.store.holdersWith()), ...(await this.store.holdersWith(encrypted))]
+        : await this.store.holdersWith([name]);
+    for (const holder of found) holders.set(holderKey(holder), holder);
     let count = 0;
-    for (const holder of await this.store.holdersWith(name)) {
+    for (const holder of holders.values()) {
       await this.rewrite(holder, (state) => {
         const writes = new Map<string, ValueWrite>();
         for (const [key, stored] of state.values) {
           if (name !== undefined && key !== lower(name)) continue;
-          const definition = definitions.get(key);
+          const definition = byName.get(key);
           const encrypted = stored.values.some((v) => ValueCipher.isCiphertext(v));
-          // A value with no active definition keeps its form; only its key is brought up to date.
+          // A value with no definition keeps its form; only its key is brought up to date.
           const wanted = definition ? definition.encrypted === true : encrypted;
           const stale = stored.values.some(
             (v) => ValueCipher.isCiphertext(v) && ValueCipher.keyIdOf(v) !== this.cipher.writeKeyId,
@@ -330,9 +351,10 @@ export class ValueService {
   }
 
   /**
-   * Keeps definitions and values in step: a regexp the linear-time engine cannot run is refused, and
-   * encryption cannot be switched on for stored values without keys. After a change the schemas are
-   * rebuilt, and a changed `encrypted` flag re-encrypts or decrypts the stored values.
+   * Keeps definitions and values in step: a regexp the linear-time engine cannot run is refused, and so is
+   * a change of the `encrypted` flag whose stored values this instance lacks a key to rewrite. After a
+   * change the schemas are rebuilt, and a changed `encrypted` flag re-encrypts or decrypts the stored
+   * values of the changed definition, active or not.
    */
   observer(): ChangeObserver {
     return {
@@ -348,27 +370,54 @@ export class ValueService {
             'attributeValidation.regexp must be an RE2 expression (no backreferences or lookaround), so values can be checked in linear time',
           );
         }
-        if (after?.encrypted && !before?.encrypted && after.name) {
+        const encrypt = after?.encrypted === true;
+        if (!after?.name || encrypt === (before?.encrypted === true)) return;
+        if (encrypt) {
           const why = await this.store.whyNoCiphertext(after.name);
           if (why) throw new ConflictError(`Values of ${after.name} cannot be stored encrypted`, why);
         }
-        if (after?.encrypted && !before?.encrypted && !this.cipher.enabled && after.name) {
-          if ((await this.store.holdersWith(after.name)).length > 0) {
-            throw new ConflictError(
-              'Encryption is not configured',
-              `${after.name} has stored values and VALUE_ENCRYPTION_KEYS is not set, so they cannot be encrypted`,
-            );
-          }
-        }
+        const missing = await this.missingKey(after.name, encrypt);
+        if (missing) throw missing;
       },
       changed: async ({ before, after }) => {
         this.schemas.invalidate();
         const was = before?.definition.encrypted === true;
         const is = after?.definition.encrypted === true;
         const name = after?.definition.name;
-        if (after && name && was !== is) await this.reencrypt(name);
+        if (after && name && was !== is) await this.reencrypt([after.definition], name);
       },
     };
+  }
+
+  /**
+   * Why this instance cannot rewrite the stored values of `name` encrypted (or clear, when `encrypt` is
+   * false): no write key, or no key for a value already stored as ciphertext. Undefined when it can.
+   */
+  private async missingKey(name: string, encrypt: boolean): Promise<ConflictError | undefined> {
+    const holders = await this.store.holdersWith([name]);
+    if (holders.length === 0) return undefined;
+    if (encrypt && !this.cipher.enabled) {
+      return new ConflictError(
+        'Encryption is not configured',
+        `${name} has stored values and VALUE_ENCRYPTION_KEYS is not set, so they cannot be encrypted`,
+      );
+    }
+    for (const holder of holders) {
+      const stored = (await this.store.read(holder))?.values.get(lower(name))?.values ?? [];
+      for (const value of stored) {
+        const keyId = ValueCipher.keyIdOf(value);
+        if (keyId === undefined || this.cipher.hasKey(keyId)) continue;
+        return new ConflictError(
+          `An encryption key of ${name} is missing`,
+          `A stored value of ${name} was encrypted with key '${keyId}', which ${
+            this.cipher.enabled
+              ? 'VALUE_ENCRYPTION_KEYS does not list'
+              : 'is not configured (VALUE_ENCRYPTION_KEYS is not set)'
+          }, so it cannot be ${encrypt ? 're-encrypted' : 'decrypted'}; configure that key and retry`,
+        );
+      }
+    }
+    return undefined;
   }
 
   private async rewrite(holder: HolderRef, plan: (state: HolderState) => Map<string, ValueWrite>) {

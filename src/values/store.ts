@@ -53,8 +53,11 @@ export interface ValueStore {
   write(holder: HolderRef, current: HolderState, writes: ValueWrite[], nextExpiry?: string): Promise<void>;
   /** Holders whose earliest expiry is at or before `now` (at most `limit`). */
   expired(now: Date, limit: number): Promise<HolderRef[]>;
-  /** Holders that carry a value of this attribute, or, without a name, any bookkept value. */
-  holdersWith(name?: string): Promise<HolderRef[]>;
+  /**
+   * Holders that carry a value of any of these attributes (bookkept or not), or, without names, any
+   * bookkept value.
+   */
+  holdersWith(names?: readonly string[]): Promise<HolderRef[]>;
   /**
    * Why values of this attribute cannot be stored as ciphertext (text the directory's syntax for it
    * refuses), or undefined when they can or the directory has no such attribute type.

@@ -36,6 +36,11 @@ export class ValueCipher {
     return this.config?.writeKeyId;
   }
 
+  /** Whether a value written with this key id can be read back here. */
+  hasKey(keyId: string): boolean {
+    return this.config?.keys.has(keyId) === true;
+  }
+
   static isCiphertext(stored: string): boolean {
     return stored.startsWith(PREFIX);
   }

@@ -181,6 +181,33 @@ describe('user attribute values', () => {
     expect(notTime.status).to.equal(400);
   });
 
+  it('refuses a date-time the directory cannot store (leap second, offset beyond ±23:59) with 400 naming the attribute', async () => {
+    const inum = await newUser(directory.slapd);
+    const base = `/users/${inum}/attributes`;
+    // Each passes the date-time format of the JSON Schema, yet is no instant JavaScript can represent.
+    for (const value of ['2024-06-30T23:59:60Z', '2024-01-01T00:00:00+99:99', '9999-12-31T23:00:00-05:00']) {
+      const reply = await call(app, 'PUT', `${base}/updatedAt`, { token: admin, body: { value } });
+      expect(reply.status, value).to.equal(400);
+      expect(reply.body.message).to.equal('Invalid value for updatedAt');
+      expect(reply.body.description).to.contain('updatedAt must be a date-time');
+    }
+    const many = await call(app, 'POST', `${base}/_many`, {
+      token: admin,
+      body: {
+        op: 'set',
+        items: [
+          { name: 'updatedAt', value: '2024-06-30T23:59:60Z' },
+          { name: 'nickname', value: 'kept' },
+        ],
+      },
+    });
+    expect(many.status).to.equal(200);
+    expect(many.body.results.map((r: { status: number }) => r.status)).to.deep.equal([400, 201]);
+    const raw = await rawEntry(directory.slapd, dnOf(inum));
+    expect(raw.updatedAt).to.equal(undefined);
+    expect(raw.nickname).to.deep.equal(['kept']);
+  });
+
   it('refuses what no active definition allows, with 400 naming the attribute, and changes nothing', async () => {
     const inum = await newUser(directory.slapd);
     const base = `/users/${inum}/attributes`;

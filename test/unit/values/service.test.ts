@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { AttributeDefinition } from '../../../src/attributes/definition.js';
-import { AppError, ConcurrentChangeError } from '../../../src/errors.js';
-import { ValueService, type Caller } from '../../../src/values/service.js';
+import { AppError, BadRequestError, ConcurrentChangeError } from '../../../src/errors.js';
+import { ValueService, decodeValue, encodeValue, type Caller } from '../../../src/values/service.js';
 import type { HolderRef, HolderState, ValueStore, ValueWrite } from '../../../src/values/store.js';
 import { ValueCipher } from '../../../src/values/value-cipher.js';
 import { ValueSchemas } from '../../../src/values/value-schema.js';
@@ -145,5 +145,32 @@ describe('ValueService (in memory, with a clock the test moves)', () => {
     store.interfere = 2;
     await service.one(alice, admin, 'set', { name: 'nickname', value: 'kept' });
     expect(store.holders.get('user:alice')?.values.get('nickname')?.values).to.deep.equal(['kept']);
+  });
+});
+
+describe('generalizedTime values', () => {
+  const when = definition('updatedAt', { dataType: 'generalizedTime' });
+
+  it('stores an instant in the directory form, and serves it back in RFC 3339', () => {
+    expect(encodeValue(when, '2026-01-02T04:04:05+01:00')).to.equal('20260102030405Z');
+    expect(decodeValue(when, '20260102030405Z')).to.equal('2026-01-02T03:04:05.000Z');
+  });
+
+  it('refuses, naming the attribute, a date-time that is no representable instant in years 0000-9999', () => {
+    for (const text of ['2024-06-30T23:59:60Z', '2024-01-01T00:00:00+99:99', '9999-12-31T23:00:00-05:00']) {
+      const refused = (() => {
+        try {
+          return encodeValue(when, text);
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(refused, text).to.be.instanceOf(BadRequestError);
+      expect((refused as BadRequestError).description).to.contain('updatedAt must be a date-time');
+    }
+  });
+
+  it('serves a stored time JavaScript cannot represent (a leap second) as stored', () => {
+    expect(decodeValue(when, '20240630235960Z')).to.equal('20240630235960Z');
   });
 });

@@ -22,6 +22,11 @@ describe('ValueCipher', () => {
     expect(rotated.decrypt('secretAnswer', sealed)).to.equal('blue');
     expect(rotated.encrypt('x', 'y')).to.match(/^\{aes256gcm\}k2:/);
     expect(rotated.decrypt('x', 'clear text')).to.equal('clear text');
+    expect([rotated.hasKey('k1'), old.hasKey('k2'), new ValueCipher(undefined).hasKey('k1')]).to.deep.equal([
+      true,
+      false,
+      false,
+    ]);
   });
 
   it('refuses a value moved to another attribute, a tampered one, and one of an unknown key', () => {
