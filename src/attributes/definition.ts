@@ -73,14 +73,13 @@ export interface StoredAttribute {
 }
 
 /**
- * A strong entity tag: changes whenever the entry changes. The store's change marker says that on its
- * own (OpenLDAP gives every change of an entry a new entryCSN, unique across replicas); without one,
- * the content does.
+ * A strong entity tag: changes whenever the entry changes. The store's change marker is that on its own
+ * (OpenLDAP gives every change of an entry a new entryCSN, unique across replicas, whose characters are
+ * all allowed in a tag) and serves as the tag as it is; without one, a digest of the content.
  */
 export function entityTag(stored: StoredAttribute): string {
-  const digest = createHash('sha256')
-    .update(stored.version ?? JSON.stringify(stored.definition))
-    .digest('base64url');
+  if (stored.version) return `"${stored.version}"`;
+  const digest = createHash('sha256').update(JSON.stringify(stored.definition)).digest('base64url');
   return `"${digest.slice(0, 27)}"`;
 }
 

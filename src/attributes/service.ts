@@ -101,7 +101,6 @@ export class AttributeService {
   /** Patches without If-Match waiting for their definition's turn, per inum: they take it together. */
   private readonly waitingPatches = new Map<string, PendingPatch[]>();
   private readonly observers: ChangeObserver[] = [];
-  private readonly tags = new WeakMap<StoredAttribute, string>();
 
   constructor(
     private readonly store: AttributeStore,
@@ -332,16 +331,6 @@ export class AttributeService {
         ? [`The definition is no longer active, so scopes ${scopeNames(users)} stop releasing its claim`]
         : [];
     return { before, after, warnings };
-  }
-
-  /** Entity tag of a stored definition, for ETag headers (computed once per stored state). */
-  tagOf(stored: StoredAttribute): string {
-    let tag = this.tags.get(stored);
-    if (tag === undefined) {
-      tag = entityTag(stored);
-      this.tags.set(stored, tag);
-    }
-    return tag;
   }
 
   /** One read-apply-write cycle on a definition, serialised per inum and repeated on concurrent change. */

@@ -5,7 +5,7 @@ import type { Context as KoaContext } from 'koa';
 import { OpenAPIBackend, type Context, type Document, type Operation } from 'openapi-backend';
 import type { Operation as PatchOperation } from 'fast-json-patch';
 import { bearerToken, requireScopes, type Principal, type TokenVerifier } from '../auth/bearer.js';
-import { tagMatches, toWire, type StoredAttribute } from '../attributes/definition.js';
+import { entityTag, tagMatches, toWire, type StoredAttribute } from '../attributes/definition.js';
 import type { AuditStore } from '../attributes/audit.js';
 import { parsePaging, type ListParams } from '../attributes/query.js';
 import type { ScopeService } from '../attributes/scopes.js';
@@ -126,7 +126,7 @@ export async function createApi({
       bodies.set(stored, body);
     }
     ctx.status = status;
-    ctx.set('ETag', service.tagOf(stored));
+    ctx.set('ETag', entityTag(stored));
     ctx.type = 'application/json; charset=utf-8';
     ctx.body = body;
   };
@@ -156,7 +156,7 @@ export async function createApi({
       const ifNoneMatch = ctx.get('if-none-match');
       if (ifNoneMatch && tagMatches(ifNoneMatch, stored)) {
         ctx.status = 304;
-        ctx.set('ETag', service.tagOf(stored));
+        ctx.set('ETag', entityTag(stored));
         return;
       }
       sendAttribute(ctx, 200, stored);

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { call, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+import { Client, EqualityFilter, OrFilter } from 'ldapts';
+import { call, rawEntry, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
 
 describe('concurrent writers: ETags, conditional writes, no lost updates', () => {
   let directory: Awaited<ReturnType<typeof startTestDirectory>>;
@@ -22,7 +23,9 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
   /** Tokens of either instance's issuer only work on that instance. */
   const as = (app: TestApp) => ({ token: app.adminToken });
 
-  async function create(): Promise<{ inum: string; etag: string }> {
+  async function create(
+    fields: Record<string, unknown> = {},
+  ): Promise<{ inum: string; dn: string; etag: string }> {
     const reply = await call(a, 'POST', '/attributes', {
       ...as(a),
       body: {
@@ -31,15 +34,35 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
         dataType: 'string',
         editType: ['admin'],
         viewType: ['admin'],
+        ...fields,
       },
     });
     expect(reply.status).to.equal(201);
-    return { inum: reply.body.inum, etag: reply.headers.get('etag') ?? '' };
+    return { inum: reply.body.inum, dn: reply.body.dn, etag: reply.headers.get('etag') ?? '' };
+  }
+
+  /** The definitions slapd holds under this name in either spelling, read directly, by inum. */
+  async function holdersOf(...spellings: string[]): Promise<Map<string, string>> {
+    const client = new Client({ url: directory.slapd.url });
+    try {
+      await client.bind(directory.slapd.bindDn, directory.slapd.password);
+      const { searchEntries } = await client.search('ou=attributes,o=jans', {
+        scope: 'one',
+        filter: new OrFilter({
+          filters: spellings.map((value) => new EqualityFilter({ attribute: 'jansAttrName', value })),
+        }),
+        attributes: ['inum', 'jansAttrName'],
+      });
+      return new Map(searchEntries.map((e) => [String(e.inum), String(e.jansAttrName)]));
+    } finally {
+      await client.unbind();
+    }
   }
 
   it('tags every single-definition response and answers If-None-Match with 304', async () => {
     const { inum, etag } = await create();
-    expect(etag).to.match(/^"[A-Za-z0-9_-]{27}"$/);
+    // The entry's entryCSN, quoted: a strong tag that changes with every change of the entry.
+    expect(etag).to.match(/^"\d{14}\.\d{6}Z#[0-9a-f]{6}#[0-9a-f]{3}#[0-9a-f]{6}"$/);
     const got = await call(a, 'GET', `/attributes/${inum}`, as(a));
     expect(got.headers.get('etag')).to.equal(etag);
     expect(
@@ -149,25 +172,162 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
     for (const [path, value] of changes) expect(final[path.slice(1)], path).to.deep.equal(value);
   });
 
-  it('adds 100 concurrent editType/viewType changes without losing one', async () => {
-    // Janssen's model has no free-text list, so the 100 writers share a few values: each adds one role to
-    // one list and the end state must hold every role each writer added.
-    const { inum } = await create();
+  it('applies each of 100 concurrent PATCHes of one definition once, each to the result of another', async function () {
+    this.timeout(60_000);
+    // Janssen's model has no free-text list: roles alone would hide most lost updates. So each PATCH also
+    // sets a description of its own and copies the one it replaces into tooltip. Its audit event then
+    // names both its own value and the state it was applied to: without a lost update, the events form
+    // one chain from the stored entry back to the created one, through all 100.
+    const { inum, dn } = await create({ description: 'initial' });
     const roles = ['owner', 'manager', 'user', 'whitePages'];
+    const own = (i: number) => `writer ${i}`;
     const replies = await Promise.all(
       Array.from({ length: 100 }, (_, i) => {
         const app = i % 2 === 0 ? a : b;
         const list = i % 3 === 0 ? 'viewType' : 'editType';
         return call(app, 'PATCH', `/attributes/${inum}`, {
           ...as(app),
-          body: [{ op: 'add', path: `/${list}/-`, value: roles[i % roles.length] }],
+          body: [
+            { op: 'copy', from: '/description', path: '/tooltip' },
+            { op: 'replace', path: '/description', value: own(i) },
+            { op: 'add', path: `/${list}/-`, value: roles[i % roles.length] },
+          ],
         });
       }),
     );
     expect(replies.filter((r) => r.status !== 200).map((r) => [r.status, r.body])).to.deep.equal([]);
+
+    const history = await call(a, 'GET', `/attributes/${inum}/history?limit=200`, as(a));
+    const patches: { status: number; diff?: { path: string; value?: unknown }[] }[] =
+      history.body.entries.filter((e: { operation: string }) => e.operation === 'patch-attributes-by-inum');
+    expect(patches.map((e) => e.status)).to.deep.equal(replies.map(() => 200));
+    /** Each PATCH's own description → the description it replaced. */
+    const replaced = new Map<unknown, unknown>();
+    for (const { diff = [] } of patches) {
+      const value = (path: string) => diff.find((op) => op.path === path)?.value;
+      expect(replaced.has(value('/description')), `${String(value('/description'))} applied once`).to.equal(
+        false,
+      );
+      replaced.set(value('/description'), value('/tooltip'));
+    }
+    expect([...replaced.keys()], 'each event names its own value').to.have.members(
+      replies.map((_, i) => own(i)),
+    );
+    expect(new Set(replaced.values()).size, 'no two PATCHes applied to the same state').to.equal(100);
+
+    const stored = await rawEntry(directory.slapd, dn);
+    const chain: unknown[] = [];
+    for (let at: unknown = stored.description?.[0]; at !== 'initial' && chain.length <= 100;) {
+      chain.push(at);
+      at = replaced.get(at);
+    }
+    expect(chain, 'the stored entry is the end of one chain through every PATCH').to.have.members(
+      replies.map((_, i) => own(i)),
+    );
+    expect(stored.jansTooltip).to.deep.equal([replaced.get(chain[0])]);
+    expect(stored.jansAttrEditTyp).to.have.members(['admin', ...roles]);
+    expect(stored.jansAttrViewTyp).to.have.members(['admin', ...roles]);
     const final = await converged(inum);
-    expect(final.editType).to.have.members(['admin', ...roles]);
-    expect(final.viewType).to.have.members(['admin', ...roles]);
+    expect(final.description, 'both instances serve what is stored').to.equal(chain[0]);
+  });
+
+  it('lets exactly one of a creation and a rename racing for a new name win, the other 409', async function () {
+    this.timeout(60_000);
+    // Through one instance and across two (the service's own check, then the directory's claim), each
+    // request sent first half of the time.
+    const pairs = [
+      [a, a],
+      [a, b],
+      [b, a],
+      [b, b],
+    ] as const;
+    const rounds = pairs.flatMap(([renamer, creator]) =>
+      [true, false].map((postFirst) => ({ renamer, creator, postFirst })),
+    );
+    for (const { renamer, creator, postFirst } of rounds) {
+      const { inum, dn } = await create();
+      const current = (await call(renamer, 'GET', `/attributes/${inum}`, as(renamer))).body;
+      const name = uniqueName('contested');
+      const rename = () =>
+        call(renamer, 'PUT', '/attributes', { ...as(renamer), body: { ...current, name } });
+      const creation = () =>
+        call(creator, 'POST', '/attributes', {
+          ...as(creator),
+          body: { name: name.toUpperCase(), displayName: 'Contender', dataType: 'string' },
+        });
+      const first = postFirst ? creation() : rename();
+      const second = postFirst ? rename() : creation();
+      const [one, two] = await Promise.all([first, second]);
+      const [put, post] = postFirst ? [two, one] : [one, two];
+      const holders = await holdersOf(name, name.toUpperCase());
+      if (put.status === 200) {
+        expect(post.status, 'the creation loses to the rename').to.equal(409);
+        expect([...holders.keys()]).to.deep.equal([inum]);
+      } else {
+        expect([put.status, post.status], 'the rename loses to the creation').to.deep.equal([409, 201]);
+        expect([...holders.keys()]).to.deep.equal([post.body.inum]);
+        expect((await rawEntry(directory.slapd, dn)).jansAttrName, 'no half-done rename').to.deep.equal([
+          current.name,
+        ]);
+      }
+    }
+  });
+
+  it('stores exactly one of concurrent PUTs of one definition without If-Match, never a mix', async function () {
+    this.timeout(60_000);
+    const { inum, dn } = await create();
+    const current = (await call(a, 'GET', `/attributes/${inum}`, as(a))).body;
+    const roles = ['admin', 'owner', 'manager', 'user', 'whitePages'];
+    // Every body differs from every other in each scalar field, so a mix of two shows.
+    const bodies = Array.from({ length: 20 }, (_, i) => ({
+      ...current,
+      displayName: `Put ${i}`,
+      description: `put number ${i}`,
+      tooltip: `tip ${i}`,
+      saml1Uri: `urn:put:${i}`,
+      status: i % 2 === 0 ? 'active' : 'inactive',
+      attributeValidation: { maxLength: 10 + i },
+      editType: [roles[i % 5], roles[(i + 1) % 5]],
+      viewType: [roles[(i + 2) % 5]],
+    }));
+    /** The fields the PUTs set, in a fixed key order (so equal views have equal JSON). */
+    const view = (d: Record<string, unknown>) =>
+      JSON.stringify({
+        displayName: d.displayName,
+        description: d.description,
+        tooltip: d.tooltip,
+        saml1Uri: d.saml1Uri,
+        status: d.status,
+        maxLength: (d.attributeValidation as { maxLength?: number } | undefined)?.maxLength,
+        editType: [...((d.editType as string[] | undefined) ?? [])].sort(),
+        viewType: [...((d.viewType as string[] | undefined) ?? [])].sort(),
+      });
+    const replies = await Promise.all(
+      bodies.map((body, i) => {
+        const app = i % 2 === 0 ? a : b;
+        return call(app, 'PUT', '/attributes', { ...as(app), body });
+      }),
+    );
+    expect(replies.map((r) => r.status)).to.deep.equal(bodies.map(() => 200));
+    // Each answer is the entry as that PUT's write left it: the body, whole.
+    replies.forEach((reply, i) => expect(view(reply.body), `PUT ${i}`).to.equal(view(bodies[i] ?? {})));
+
+    const raw = await rawEntry(directory.slapd, dn);
+    const one = (ldapName: string) => raw[ldapName]?.[0];
+    const stored = view({
+      displayName: one('displayName'),
+      description: one('description'),
+      tooltip: one('jansTooltip'),
+      saml1Uri: one('jansSAML1URI'),
+      status: one('jansStatus'),
+      attributeValidation: JSON.parse(one('jansValidation') ?? '{}'),
+      editType: raw.jansAttrEditTyp,
+      viewType: raw.jansAttrViewTyp,
+    });
+    const matching = bodies.filter((body) => view(body) === stored);
+    expect(matching, `the stored entry ${stored} is one of the bodies`).to.have.length(1);
+    const final = await converged(inum);
+    expect(view(final), 'both instances serve what is stored').to.equal(stored);
   });
 
   it('lets one of 50 concurrent creations of a name win, across instances', async () => {

@@ -119,6 +119,10 @@ export async function startTestApp(
   env: Record<string, string> = {},
   log: Logger = pino({ level: process.env.TEST_LOG ?? 'silent' }),
 ): Promise<TestApp> {
+  // The contract's validators are compiled before the service listens: compiled at the first check, they
+  // would hold this process (and the service in it) for seconds between two requests, long enough for
+  // the server to close the kept-alive connection the next request goes out on.
+  await openApi();
   const issuer = new TokenIssuer();
   const dir = await tempDir('app');
   const keyFile = join(dir, 'public.pem');
