@@ -93,9 +93,21 @@ async function tail(file: string): Promise<string> {
     .join('\n');
 }
 
+/** The Node options of `npm start` (its script is `node <options> src/main.ts`), so the bench runs that. */
+async function startOptions(): Promise<string[]> {
+  const { scripts } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const [node, ...args] = scripts.start.split(/\s+/);
+  if (node !== 'node' || args.pop() !== 'src/main.ts')
+    throw new Error(`unexpected start script: ${scripts.start}`);
+  return args;
+}
+
 /**
- * Starts `node --import tsx src/main.ts` as a child process (so the load generator never shares its
- * event loop), on a port picked beforehand, and waits for the first 200 of an authorised list request.
+ * Starts the service as `npm start` does, but as a direct child process (so the load generator never
+ * shares its event loop, and the process measured is the service's), on a port picked beforehand, and
+ * waits for the first 200 of an authorised list request.
  * Its log (JSON lines, one per request at info) goes to a file that is not read during the run.
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
@@ -128,7 +140,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     ...options.env,
   };
   const started = performance.now();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
+  // The caller's options last, so that they can override those of npm start.
+  const nodeArgs = [...(await startOptions()), ...(options.nodeArgs ?? [])];
+  const child = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', out, out],
