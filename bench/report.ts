@@ -27,6 +27,11 @@ export interface SizeResult {
   checks: { name: string; ok: boolean; detail: string }[];
   /** One request at a time: the last page of all definitions sorted by displayName descending. */
   sortedAllProbe: { apiMs: number; rawMs: number; runs: number };
+  /**
+   * Coherence: from a raw modify of a definition (as ldapmodify would make, behind the service's back)
+   * until the API serves the new value; one change at a time, on an idle service.
+   */
+  staleness: { minMs: number; medianMs: number; maxMs: number; changes: number };
   scenarios: ScenarioResult[];
 }
 
@@ -71,6 +76,11 @@ export function sizeTable(size: SizeResult): string {
   lines.push('');
   lines.push(
     `Whole-directory sort (all ${int.format(size.definitions)} definitions by displayName descending, last page; one request at a time, median of ${size.sortedAllProbe.runs}): API ${ms(size.sortedAllProbe.apiMs)} ms, raw fetch + client sort ${ms(size.sortedAllProbe.rawMs)} ms.`,
+  );
+  const { staleness } = size;
+  lines.push('');
+  lines.push(
+    `Staleness (a raw modify behind the service's back until the API serves it; ${staleness.changes} changes, one at a time): min ${ms(staleness.minMs)} ms, median ${ms(staleness.medianMs)} ms, max ${ms(staleness.maxMs)} ms.`,
   );
   lines.push('');
   lines.push(`Checks: ${size.checks.map((c) => `${c.ok ? '✓' : '✗'} ${c.name} (${c.detail})`).join('; ')}.`);

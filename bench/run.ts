@@ -8,7 +8,9 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { Attribute, Change } from 'ldapts';
 import { findSlapd } from '../src/directory/slapd.js';
 import { runApi } from './api-load.js';
 import { loadDirectory } from './directory.js';
@@ -170,6 +172,7 @@ interface Prepared {
   fieldValueMatches: number;
   checks: SizeResult['checks'];
   sortedAllProbe: SizeResult['sortedAllProbe'];
+  staleness: SizeResult['staleness'];
 }
 
 /** Counts, correctness checks of the API against raw LDAP, and the sequential whole-directory sort. */
@@ -251,6 +254,51 @@ async function prepare(
     fieldValueMatches,
     checks,
     sortedAllProbe: { apiMs: median(apiTimes), rawMs: median(rawTimes), runs: apiTimes.length },
+    staleness: await staleness(service, pool, token),
+  };
+}
+
+/**
+ * How long a change made behind the service's back (a raw modify of a standard definition's
+ * displayName) takes to show through the API: 20 changes, one at a time, the API polled every 5 ms.
+ * The original value is put back at the end, so the scenarios see the data as loaded.
+ */
+async function staleness(
+  service: RunningService,
+  pool: RawPool,
+  token: string,
+): Promise<SizeResult['staleness']> {
+  const inum = 'B4B0';
+  const dn = `inum=${inum},${CONTAINER}`;
+  const set = (value: string) =>
+    pool
+      .client()
+      .modify(
+        dn,
+        new Change({
+          operation: 'replace',
+          modification: new Attribute({ type: 'displayName', values: [value] }),
+        }),
+      );
+  const original = String((await apiJson(service.api, `/attributes/${inum}`, token)).displayName);
+  const times: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const value = `Changed behind its back ${i}`;
+    const started = performance.now();
+    await set(value);
+    while ((await apiJson(service.api, `/attributes/${inum}`, token)).displayName !== value) {
+      if (performance.now() - started > 10_000)
+        throw new Error('a change in the directory did not show within 10 s');
+      await delay(5);
+    }
+    times.push(performance.now() - started);
+  }
+  await set(original);
+  return {
+    minMs: Math.min(...times),
+    medianMs: median(times),
+    maxMs: Math.max(...times),
+    changes: times.length,
   };
 }
 
@@ -461,6 +509,7 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
     embeddedPeakRssMiB,
     checks: prepared.checks,
     sortedAllProbe: prepared.sortedAllProbe,
+    staleness: prepared.staleness,
     scenarios,
   };
 }
