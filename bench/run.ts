@@ -260,7 +260,8 @@ async function prepare(
 
 /**
  * How long a change made behind the service's back (a raw modify of a standard definition's
- * displayName) takes to show through the API: 20 changes, one at a time, the API polled every 5 ms.
+ * displayName) takes to show through the API: 20 changes, one at a time, each at a random moment, the
+ * API polled every 5 ms.
  * The original value is put back at the end, so the scenarios see the data as loaded.
  */
 async function staleness(
@@ -271,19 +272,19 @@ async function staleness(
   const inum = 'B4B0';
   const dn = `inum=${inum},${CONTAINER}`;
   const set = (value: string) =>
-    pool
-      .client()
-      .modify(
-        dn,
-        new Change({
-          operation: 'replace',
-          modification: new Attribute({ type: 'displayName', values: [value] }),
-        }),
-      );
+    pool.client().modify(
+      dn,
+      new Change({
+        operation: 'replace',
+        modification: new Attribute({ type: 'displayName', values: [value] }),
+      }),
+    );
   const original = String((await apiJson(service.api, `/attributes/${inum}`, token)).displayName);
   const times: number[] = [];
   for (let i = 0; i < 20; i++) {
     const value = `Changed behind its back ${i}`;
+    // At a random moment between two of the service's polls, not always right after one.
+    await delay(Math.random() * 250);
     const started = performance.now();
     await set(value);
     while ((await apiJson(service.api, `/attributes/${inum}`, token)).displayName !== value) {
