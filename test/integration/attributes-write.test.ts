@@ -396,6 +396,32 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
   });
 
   describe('DELETE /attributes/{inum}', () => {
+    it('takes each scope the document lists for it, and refuses PUT and PATCH to a read-only token', async () => {
+      const readOnly = app.issuer.token([SCOPE.read]);
+      const mine = await create();
+      const put = await call(app, 'PUT', '/attributes', {
+        token: readOnly,
+        body: { ...mine, displayName: 'No' },
+      });
+      expect(put.status).to.equal(403);
+      expect(put.headers.get('www-authenticate')).to.contain(SCOPE.write);
+      const patch = await call(app, 'PATCH', `/attributes/${mine.inum}`, {
+        token: readOnly,
+        body: [{ op: 'replace', path: '/displayName', value: 'No' }],
+      });
+      expect(patch.status).to.equal(403);
+      expect((await call(app, 'GET', `/attributes/${mine.inum}`, { token })).body.displayName).to.equal(
+        mine.displayName,
+      );
+      for (const scope of [SCOPE.delete, SCOPE.admin, SCOPE.deleteAll]) {
+        const doomed = await create();
+        const reply = await call(app, 'DELETE', `/attributes/${doomed.inum}`, {
+          token: app.issuer.token([scope]),
+        });
+        expect(reply.status, scope).to.equal(204);
+      }
+    });
+
     it('deletes with a delete scope: 204, then 404', async () => {
       const mine = await create();
       const readOnly = await call(app, 'DELETE', `/attributes/${mine.inum}`, {

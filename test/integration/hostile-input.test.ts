@@ -110,7 +110,9 @@ describe('hostile and broken input', () => {
     }
   });
 
-  it('survives generated requests: no 5xx, every answer in the contract, rejected ones change nothing', async () => {
+  it('survives generated requests: no 5xx, every answer in the contract, rejected ones change nothing', async function () {
+    // Thousands of requests, each followed by a read of the whole directory: bounded at 60 s of them.
+    this.timeout(90_000);
     const text = fc.oneof(
       fc.string({ maxLength: 40 }),
       fc.constantFrom(
@@ -213,9 +215,9 @@ describe('hostile and broken input', () => {
           expect(after, `${method} ${path} ${body}`).to.equal(digest);
         digest = after;
       }),
-      { numRuns: 400, interruptAfterTimeLimit: 60_000 },
+      { numRuns: 2000, interruptAfterTimeLimit: 60_000 },
     );
-    expect(requests).to.be.greaterThan(100);
+    expect(requests).to.be.greaterThan(1000);
     expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
   });
 });
