@@ -29,6 +29,8 @@ export interface Config {
   /** Limits for reaching the directory and for each operation (LDAP_CONNECT_TIMEOUT_MS 3000, LDAP_OPERATION_TIMEOUT_MS 5000). */
   ldapConnectTimeoutMs: number;
   ldapOperationTimeoutMs: number;
+  /** Directory operations waiting at once before more are refused with 503 (LDAP_MAX_PENDING, default 1000). */
+  ldapMaxPending: number;
   /** Refuse names the person object classes cannot carry (SCHEMA_CHECK, default true). */
   schemaCheck: boolean;
   /** The person object classes of that check (PERSON_OBJECT_CLASSES, default jansPerson,jansCustomPerson). */
@@ -223,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ldapPoolSize: int('LDAP_POOL_SIZE', 4, 1, 64),
     ldapConnectTimeoutMs: int('LDAP_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
     ldapOperationTimeoutMs: int('LDAP_OPERATION_TIMEOUT_MS', 5000, 100, 600_000),
+    ldapMaxPending: int('LDAP_MAX_PENDING', 1000, 1, 1_000_000),
     schemaCheck: bool('SCHEMA_CHECK', true),
     personObjectClasses: (text('PERSON_OBJECT_CLASSES') ?? 'jansPerson,jansCustomPerson')
       .split(',')

@@ -160,6 +160,7 @@ export async function startService(
     poolSize: config.ldapPoolSize,
     connectTimeoutMs: config.ldapConnectTimeoutMs,
     operationTimeoutMs: config.ldapOperationTimeoutMs,
+    maxPending: config.ldapMaxPending,
     tlsCa: config.ldapTlsCaFile ? await readFile(config.ldapTlsCaFile, 'utf8') : undefined,
     startTls: config.ldapStartTls,
     observe: (operation, seconds, error) => metrics.observeLdap(operation, seconds, error),

@@ -44,6 +44,7 @@ export async function commandDirectory(config: Config, startEmbedded: boolean): 
     poolSize: 1,
     connectTimeoutMs: config.ldapConnectTimeoutMs,
     operationTimeoutMs: config.ldapOperationTimeoutMs,
+    maxPending: config.ldapMaxPending,
     // LDAP_TLS_CA_FILE is only allowed with LDAP_URL, so an embedded directory started above has no CA to read.
     tlsCa: config.ldapTlsCaFile ? await readFile(config.ldapTlsCaFile, 'utf8') : undefined,
     startTls: config.ldapStartTls,

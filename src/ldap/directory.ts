@@ -18,6 +18,11 @@ export interface DirectoryOptions {
   poolSize: number;
   connectTimeoutMs: number;
   operationTimeoutMs: number;
+  /**
+   * Operations that may wait for the directory at once; more are refused at once (503). Each waits at
+   * most its timeout, so while the directory hangs this, not the request rate, bounds what is held.
+   */
+  maxPending: number;
   /** PEM certificates to trust for ldaps:// and StartTLS (default: the system's). */
   tlsCa?: string;
   /** Upgrade each ldap:// connection with StartTLS before binding, and again after every reconnect. */
@@ -42,6 +47,7 @@ interface PooledClient {
 export class Directory {
   private readonly pool: PooledClient[];
   private next = 0;
+  private pending = 0;
 
   constructor(readonly options: DirectoryOptions) {
     this.pool = Array.from({ length: Math.max(1, options.poolSize) }, () => ({
@@ -60,7 +66,7 @@ export class Directory {
   /** Runs one operation on a bound connection. LDAP result codes other than outages pass through. */
   async run<T>(operation: (client: Client) => Promise<T>): Promise<T> {
     const pooled = this.pool[this.next++ % this.pool.length] as PooledClient;
-    return this.bounded(this.runOn(pooled, operation), 1);
+    return this.bounded(() => this.runOn(pooled, operation), 1);
   }
 
   /**
@@ -70,7 +76,7 @@ export class Directory {
    */
   async paged<T>(search: (client: Client) => Promise<T>): Promise<T> {
     const pooled = this.pool[this.next++ % this.pool.length] as PooledClient;
-    const turn = pooled.paging.then(() => this.bounded(this.runOn(pooled, search), 10));
+    const turn = pooled.paging.then(() => this.bounded(() => this.runOn(pooled, search), 10));
     pooled.paging = turn.catch(() => undefined);
     return turn;
   }
@@ -80,7 +86,14 @@ export class Directory {
    * server restarts can be left waiting for ever: this bounds the whole of it, to `operations` times the
    * operation timeout (a paged search makes many requests) plus the connect timeout.
    */
-  private async bounded<T>(work: Promise<T>, operations: number): Promise<T> {
+  private async bounded<T>(start: () => Promise<T>, operations: number): Promise<T> {
+    if (this.pending >= this.options.maxPending) {
+      throw new DirectoryUnavailableError(
+        new Error(`${this.pending} directory operations are already waiting for an answer`),
+      );
+    }
+    this.pending++;
+    const work = start();
     let timer: NodeJS.Timeout | undefined;
     const limit = this.options.connectTimeoutMs + operations * this.options.operationTimeoutMs;
     const deadline = new Promise<never>((_, fail) => {
@@ -93,6 +106,7 @@ export class Directory {
       return await Promise.race([work, deadline]);
     } finally {
       clearTimeout(timer);
+      this.pending--;
     }
   }
 

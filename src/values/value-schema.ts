@@ -42,6 +42,16 @@ function RE2(pattern: string, flags: string): InstanceType<typeof import('re2-wa
 const BASE64 = '^[A-Za-z0-9+/]*={0,2}$';
 
 /**
+ * The RFC 3339 date-times the API can store, next to `format: 'date-time'` (which still checks the
+ * calendar): the format alone lets through texts no JavaScript Date represents (a leap second 23:59:60,
+ * an offset such as +99:99 or +05), and a space for the T, which Date.parse reads with two-digit-year
+ * rules (0049-01-01 10:00:00Z as 2049). A year leaving 0000-9999 once the offset is applied
+ * (9999-12-31T23:00:00-05:00) has no simple pattern and is refused by the API.
+ */
+const DATE_TIME =
+  '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:[.][0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$';
+
+/**
  * A definition's regexp is a whole-value match (as Janssen applies it), so it is anchored for JSON
  * Schema's `pattern`, which searches. Returns undefined when the linear-time engine cannot take it
  * (backreferences, lookaround): such a pattern could not be checked without risking a hang.
@@ -69,7 +79,7 @@ function itemSchema(definition: AttributeDefinition): JsonSchema {
     case 'boolean':
       return { type: 'boolean' };
     case 'generalizedTime':
-      return { type: 'string', format: 'date-time' };
+      return { type: 'string', format: 'date-time', pattern: DATE_TIME };
     case 'json':
       return {};
     case 'binary':
@@ -143,6 +153,9 @@ function describe(name: string, errors: ErrorObject[] | null | undefined): strin
   const first = errors?.[0];
   if (!first) return `${name} is not valid`;
   const where = first.instancePath ? `${name}${first.instancePath.replace(/\//g, '.')}` : name;
+  if (first.keyword === 'pattern' && first.params.pattern === DATE_TIME) {
+    return `${where} must be a date-time of the form yyyy-mm-ddThh:mm:ss[.f](Z|±hh:mm), with seconds up to 59 and an offset within ±23:59`;
+  }
   return `${where} ${first.message ?? 'is not valid'}`;
 }
 

@@ -166,4 +166,40 @@ describe('when the directory goes away and comes back', () => {
       await impatient.stop();
     }
   });
+
+  it('refuses at once what would wait beyond LDAP_MAX_PENDING operations while the directory hangs', async () => {
+    const capped = await startTestApp(directory.slapd, {
+      LDAP_MAX_PENDING: '4',
+      LDAP_OPERATION_TIMEOUT_MS: '1500',
+    });
+    // An inum the index does not know is looked for in the directory: each such read waits for it.
+    const unknown = (i: number) =>
+      call(capped, 'GET', `/attributes/NOSUCH${i}`, { token: capped.adminToken });
+    try {
+      await call(capped, 'GET', '/attributes?limit=1', { token: capped.adminToken });
+      directory.slapd.process.kill('SIGSTOP');
+      try {
+        const started = Date.now();
+        const answered: number[] = [];
+        const replies = await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            unknown(i).then((reply) => {
+              answered.push(Date.now() - started);
+              return reply;
+            }),
+          ),
+        );
+        expect(replies.map((r) => r.status)).to.deep.equal(replies.map(() => 503));
+        expect(replies.every((r) => r.headers.get('retry-after'))).to.equal(true);
+        // Eight refused without waiting, four after the operation timeout.
+        const atOnce = answered.filter((ms) => ms < 1000).length;
+        expect(atOnce, `answered after ${answered.join(', ')} ms`).to.equal(8);
+      } finally {
+        directory.slapd.process.kill('SIGCONT');
+      }
+      expect((await unknown(0)).status).to.equal(404);
+    } finally {
+      await capped.stop();
+    }
+  });
 });

@@ -58,6 +58,7 @@ export function adminDirectory(slapd: RunningSlapd, tlsCa?: string, startTls = f
     poolSize: 1,
     connectTimeoutMs: 2000,
     operationTimeoutMs: 5000,
+    maxPending: 1000,
   });
 }
 

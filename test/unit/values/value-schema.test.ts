@@ -34,7 +34,7 @@ describe('value schema', () => {
     expect(p.code).to.include({ type: 'string', minLength: 2, maxLength: 4, pattern: '^(?:[A-Z]+)$' });
     expect(p.age).to.include({ type: 'number' });
     expect(p.ok).to.include({ type: 'boolean' });
-    expect(p.since).to.include({ type: 'string', format: 'date-time' });
+    expect(p.since).to.include({ type: 'string', format: 'date-time' }).and.to.have.property('pattern');
     expect(p.cert).to.include({ contentEncoding: 'base64' });
     expect(p.tags).to.deep.include({
       type: 'array',
@@ -75,6 +75,47 @@ describe('value schema', () => {
     expect(compiled.check('evil', 'aaa')).to.equal(undefined);
     expect(compiled.property('backref')?.readOnly).to.equal(true);
     expect(compiled.check('unknown', 'x')).to.contain('not an attribute');
+  });
+
+  it('refuses a date-time the API cannot store: a leap second, an offset beyond ±23:59 or not ±hh:mm, a space for the T', () => {
+    const compiled = compileValueSchema(
+      deriveValueSchema(
+        [
+          definition('since', { dataType: 'generalizedTime' }),
+          definition('dates', { dataType: 'generalizedTime', oxMultiValuedAttribute: true }),
+        ],
+        'admin',
+      ),
+    );
+    expect(compiled.property('since')).to.include({ format: 'date-time' });
+    for (const value of [
+      '2024-06-30T23:59:60Z',
+      '2024-06-30T23:59:60+00:00',
+      '2024-01-01T00:00:00+99:99',
+      '2024-01-01T00:00:00+24:00',
+      '2024-01-01T00:00:00-23:60',
+      '2024-01-01T00:00:00+05',
+      '2024-01-01T00:00:00+0530',
+      // Date.parse reads a space-separated year 0049 as 2049.
+      '0049-01-01 10:00:00Z',
+    ]) {
+      expect(compiled.check('since', value), value).to.equal(
+        'since must be a date-time of the form yyyy-mm-ddThh:mm:ss[.f](Z|±hh:mm), with seconds up to 59 and an offset within ±23:59',
+      );
+    }
+    expect(compiled.check('dates', ['2024-01-01T00:00:00Z', '2024-06-30T23:59:60Z'])).to.match(
+      /^dates\.1 must be a date-time/,
+    );
+    expect(compiled.check('since', '2024-02-30T00:00:00Z')).to.contain('must match format "date-time"');
+    for (const value of [
+      '2024-06-30T23:59:59Z',
+      '2024-06-30T23:59:59+05:30',
+      '2024-06-30T23:59:59.123456-23:59',
+      '0000-01-01T00:00:00z',
+      '9999-12-31t23:59:59.999+00:00',
+    ]) {
+      expect(compiled.check('since', value), value).to.equal(undefined);
+    }
   });
 
   it('rebuilds on invalidate and when older than its maximum age, sharing one rebuild', async () => {
