@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       ldapPoolSize: 4,
       ldapConnectTimeoutMs: 3000,
       ldapOperationTimeoutMs: 5000,
+      ldapMaxPending: 1000,
       schemaCheck: true,
       personObjectClasses: ['jansPerson', 'jansCustomPerson'],
       schemaExtension: true,
