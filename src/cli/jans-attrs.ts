@@ -19,6 +19,7 @@ import {
 import { differences, parseDefinitions, UsageError } from './attrs/definitions.js';
 import { toLdif } from './attrs/ldif.js';
 import { attributeDetails, attributeTable, historyTable } from './attrs/output.js';
+import { progressBar } from './attrs/progress.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -365,7 +366,7 @@ async function importDefinitions(
   const seen = new Set<string>();
   const would = dryRun ? 'would be ' : '';
   const progress = process.stderr.isTTY
-    ? (i: number) => process.stderr.write(`\r\x1b[Kimporting ${i}/${definitions.length}`)
+    ? (i: number) => process.stderr.write(`\r\x1b[Kimporting ${progressBar(i, definitions.length)}`)
     : () => {};
   for (const [i, definition] of definitions.entries()) {
     progress(i + 1);
