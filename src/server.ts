@@ -273,9 +273,13 @@ export async function startService(
         // Stop accepting, let requests in flight finish (for a bounded time), then close the directory.
         clearInterval(purge);
         const drained = new Promise<void>((done) => server.close(() => done()));
+        // Kept-alive connections are closed as soon as they are idle (when their request in flight is
+        // answered), not after their idle timeout.
         server.closeIdleConnections();
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
         const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await drained;
+        clearInterval(sweep);
         clearTimeout(deadline);
         await sync?.stop();
         await directory.close();

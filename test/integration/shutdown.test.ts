@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -111,16 +111,17 @@ function refuses(port: number): Promise<boolean> {
 }
 
 /**
- * An HTTP request on a connection of its own. (A pooled connection could have been closed by the service
- * while this process was busy, e.g. compiling the contract's validators at its first check.)
+ * An HTTP request on a connection of its own, closed after the answer unless `agent` keeps it alive. (A
+ * pooled connection could have been closed by the service while this process was busy, e.g. compiling
+ * the contract's validators at its first check.)
  */
-function send(url: string, method: string, token: string, body: unknown): Promise<Reply> {
+function send(url: string, method: string, token: string, body: unknown, agent?: Agent): Promise<Reply> {
   return new Promise((done, fail) => {
     const outgoing = httpRequest(
       url,
       {
         method,
-        agent: false,
+        agent: agent ?? false,
         headers: {
           authorization: `Bearer ${token}`,
           'content-type': method === 'PATCH' ? 'application/json-patch+json' : 'application/json',
@@ -185,8 +186,10 @@ describe('graceful shutdown', () => {
     });
     const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
     const token = issuer.token([SCOPE.read, SCOPE.write]);
-    const request = async (url: string, method: string, path: string, body: unknown) => {
-      const reply = await send(`${url}${API_ROOT}${path}`, method, token, body);
+    // The write in flight goes out on a connection its client would keep open for a minute.
+    const keepAlive = new Agent({ keepAlive: true, keepAliveMsecs: 60_000 });
+    const request = async (url: string, method: string, path: string, body: unknown, agent?: Agent) => {
+      const reply = await send(`${url}${API_ROOT}${path}`, method, token, body, agent);
       await assertMatchesContract(method, `${API_ROOT}${path}`, reply);
       return reply;
     };
@@ -211,9 +214,13 @@ describe('graceful shutdown', () => {
       paused = true;
       const modifying = tap.next(MODIFY_REQUEST);
       let answered = false;
-      const inFlight = request(url, 'PATCH', `/attributes/${created.body.inum}`, [
-        { op: 'replace', path: '/displayName', value: 'During shutdown' },
-      ]).finally(() => (answered = true));
+      const inFlight = request(
+        url,
+        'PATCH',
+        `/attributes/${created.body.inum}`,
+        [{ op: 'replace', path: '/displayName', value: 'During shutdown' }],
+        keepAlive,
+      ).finally(() => (answered = true));
       const reached = await Promise.race([modifying.then(() => true), inFlight.then(() => false)]);
       expect(reached, 'the write reached the directory before it was answered').to.equal(true);
 
@@ -230,9 +237,12 @@ describe('graceful shutdown', () => {
       directory.slapd.process.kill('SIGCONT');
       paused = false;
       const response = await inFlight;
+      const answeredAt = Date.now();
       expect(response.status).to.equal(200);
       expect(response.body.displayName).to.equal('During shutdown');
       expect(await within(exited, GRACE_MS, 'the process exits')).to.equal(0);
+      // Its connection, kept alive by the client, is closed once idle rather than after an idle timeout.
+      expect(Date.now() - answeredAt, 'exits soon after the last answer').to.be.below(2000);
       expect(Date.now() - signalled, 'exits within the grace period').to.be.below(GRACE_MS);
       // The unbind left before the process exited, but may be read here after the exit is reported.
       await within(unbinding, 5000, 'the service unbinds from the directory');
@@ -240,6 +250,7 @@ describe('graceful shutdown', () => {
         'During shutdown',
       ]);
     } finally {
+      keepAlive.destroy();
       if (paused) directory.slapd.process.kill('SIGCONT');
       child.kill('SIGKILL');
       await tap.stop();
