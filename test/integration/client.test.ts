@@ -1,7 +1,14 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { API_ROOT, ApiError, AttributesClient, type JansAttributeInput } from '../../src/index.js';
-import { SCOPE, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+import {
+  SCOPE,
+  contractFetch,
+  startTestApp,
+  startTestDirectory,
+  uniqueName,
+  type TestApp,
+} from './harness.js';
 import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
 /** Runs `action` and returns the ApiError it must throw. */
@@ -23,7 +30,7 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
   before(async () => {
     directory = await startTestDirectory();
     app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
-    client = new AttributesClient({ baseUrl: app.service.url, token: app.adminToken });
+    client = new AttributesClient({ fetch: contractFetch, baseUrl: app.service.url, token: app.adminToken });
   });
   after(async () => {
     await app?.stop();
@@ -88,7 +95,7 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
         token: app.adminToken,
         fetch: (input, init) => {
           requests.push(String(input));
-          return fetch(input, init);
+          return contractFetch(input, init);
         },
       });
       const names: string[] = [];
@@ -230,7 +237,11 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
         'https://jans.io/oauth/config/scopes.readonly',
         'https://jans.io/oauth/config/scopes.write',
       ]);
-      const withScopes = new AttributesClient({ baseUrl: app.service.url, token: scopesToken });
+      const withScopes = new AttributesClient({
+        fetch: contractFetch,
+        baseUrl: app.service.url,
+        token: scopesToken,
+      });
       expect((await withScopes.scopes()).map((s) => s.id)).to.include('profile');
       const { attribute } = await create();
       const patched = await withScopes.patchScope('F0C4', [
@@ -251,7 +262,11 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
         LDAP_CONFIG_BIND_PASSWORD: directory.slapd.password,
       });
       try {
-        const checked = new AttributesClient({ baseUrl: strict.service.url, token: strict.adminToken });
+        const checked = new AttributesClient({
+          fetch: contractFetch,
+          baseUrl: strict.service.url,
+          token: strict.adminToken,
+        });
         const name = uniqueName('shoe').replace('_', '');
         const error = await apiError(() => checked.create(definition({ name })));
         expect(error.status).to.equal(406);
@@ -292,12 +307,17 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
     });
 
     it('401 for a token the service does not trust, 403 without a fitting scope', async () => {
-      const untrusted = new AttributesClient({ baseUrl: app.service.url, token: 'not-a-token' });
+      const untrusted = new AttributesClient({
+        fetch: contractFetch,
+        baseUrl: app.service.url,
+        token: 'not-a-token',
+      });
       const unauthorized = await apiError(() => untrusted.list());
       expect(unauthorized.status).to.equal(401);
       expect(unauthorized.headers.get('www-authenticate')).to.match(/^Bearer/);
 
       const reader = new AttributesClient({
+        fetch: contractFetch,
         baseUrl: app.service.url,
         token: app.issuer.token([SCOPE.read]),
       });
@@ -310,7 +330,7 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
   describe('values (user and session attribute operations, get-attributes-schema)', () => {
     it('runs every value operation of a user and a session', async () => {
       const token = app.issuer.token(Object.values(VALUE_SCOPE));
-      const values = new AttributesClient({ baseUrl: app.service.url, token });
+      const values = new AttributesClient({ fetch: contractFetch, baseUrl: app.service.url, token });
       const inum = await newUser(directory.slapd);
       const user = values.userValues(inum);
       expect(await user.create('nickname', 'Kit', { expiresIn: 3600 })).to.deep.equal({
@@ -343,6 +363,7 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
     it('asks a token function before every request and accepts the API root as baseUrl', async () => {
       let asked = 0;
       const refreshing = new AttributesClient({
+        fetch: contractFetch,
         baseUrl: `${app.service.url}${API_ROOT}/`,
         token: async () => {
           asked++;
@@ -359,7 +380,11 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const { port } = server.address() as AddressInfo;
       await new Promise((resolve) => server.close(resolve));
-      const nowhere = new AttributesClient({ baseUrl: `http://127.0.0.1:${port}`, token: 't' });
+      const nowhere = new AttributesClient({
+        fetch: contractFetch,
+        baseUrl: `http://127.0.0.1:${port}`,
+        token: 't',
+      });
       const error = await nowhere.list().catch((e: unknown) => e);
       expect(error).to.be.instanceOf(TypeError).and.not.instanceOf(ApiError);
       expect((error as TypeError).cause).to.have.property('code', 'ECONNREFUSED');

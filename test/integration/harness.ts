@@ -229,6 +229,25 @@ export async function call(
   return reply;
 }
 
+/**
+ * fetch, with every answer below the API root checked against the contract: for clients that the
+ * tests drive other than through `call` (the typed client).
+ */
+export const contractFetch: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  const { pathname } = new URL(input instanceof Request ? input.url : String(input));
+  if (pathname.startsWith(`${API_ROOT}/`)) {
+    const text = await response.clone().text();
+    const body: unknown = text ? JSON.parse(text) : undefined;
+    await assertMatchesContract(init?.method ?? 'GET', pathname, {
+      status: response.status,
+      headers: response.headers,
+      body,
+    });
+  }
+  return response;
+};
+
 /** A name no other test uses. */
 export function uniqueName(prefix = 't'): string {
   return `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
