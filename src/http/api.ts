@@ -113,17 +113,22 @@ export async function createApi({
     if (!validateScope({ requestBody: scope })) throw describeViolation(validateScope.errors);
   };
   // A stored version never changes, so its JSON is written once and served again from here while the
-  // version is among the most recently served (16 MiB of JSON: the hot definitions, or all of a
-  // registry of up to about 20 000; at 100 000 definitions, 8 MiB left the peak RSS as it was).
+  // version is among the most recently served (16 MiB of JSON: the hot definitions, or all of a registry
+  // of up to about 20 000). A body is kept from its second request on, while the first is among the last
+  // 4 096 asked for: the first alone would fill the cache with each definition of an even spread of reads
+  // over 100 000 and push it out again before it is read twice, which at that size cost 10 % more CPU per
+  // read and 45 MiB more peak memory (bodies promoted to the old generation to die there) than no cache.
   const bodies = new LRUCache<StoredAttribute, string>({
     maxSize: 16 * 2 ** 20,
     sizeCalculation: (b) => b.length,
   });
+  const askedOnce = new LRUCache<StoredAttribute, true>({ max: 4096 });
   const sendAttribute = (ctx: KoaContext, status: number, stored: StoredAttribute) => {
     let body = bodies.get(stored);
     if (body === undefined) {
       body = JSON.stringify(toWire(stored));
-      bodies.set(stored, body);
+      if (askedOnce.delete(stored)) bodies.set(stored, body);
+      else askedOnce.set(stored, true);
     }
     ctx.status = status;
     ctx.set('ETag', entityTag(stored));
