@@ -109,6 +109,8 @@ async function verifierOptions(config: Config, log: Logger): Promise<VerifierOpt
         clientSecret: config.introspectionClientSecret ?? '',
         cacheTtlMs: config.introspectionCacheTtlSec * 1000,
         timeoutMs: config.ldapOperationTimeoutMs,
+        issuer: config.jwtIssuer,
+        audience: config.jwtAudience,
       }
     : undefined;
   return { jwt: keys && { keys, ...claims }, introspection };

@@ -33,6 +33,12 @@ export interface IntrospectionOptions {
   /** Longest time an answer is reused (never beyond the token's own exp). */
   cacheTtlMs: number;
   timeoutMs: number;
+  /**
+   * Required `iss` and `aud` of an answer that names them (JWT_ISSUER, JWT_AUDIENCE): RFC 7662 makes both
+   * optional, so an answer without them is the endpoint's word alone.
+   */
+  issuer?: string;
+  audience?: string;
 }
 
 export interface VerifierOptions {
@@ -71,7 +77,10 @@ export class TokenVerifier {
   private readonly jwks?: jwksRsa.JwksClient;
   /** Keys parsed once: parsing a PEM on every request costs more than verifying the signature. */
   private readonly keys = new Map<string, KeyObject>();
-  private readonly introspected = new Map<string, { principal?: Principal; until: number }>();
+  private readonly introspected = new Map<
+    string,
+    { principal?: Principal; refusal?: string; until: number }
+  >();
   /** Signed tokens already verified, until they expire (at most VERIFIED_TTL_MS): a client sends the same one. */
   private readonly verified = new Map<string, { principal: Principal; until: number }>();
 
@@ -157,7 +166,7 @@ export class TokenVerifier {
   private async introspect(token: string, options: IntrospectionOptions): Promise<Principal> {
     const key = createHash('sha256').update(token).digest('base64url');
     const cached = this.introspected.get(key);
-    if (cached && cached.until > Date.now()) return accepted(cached.principal);
+    if (cached && cached.until > Date.now()) return accepted(cached.principal, cached.refusal);
 
     let answer: Record<string, unknown>;
     try {
@@ -180,18 +189,31 @@ export class TokenVerifier {
     const now = Date.now();
     const exp = typeof answer.exp === 'number' ? answer.exp * 1000 : Infinity;
     const active = answer.active === true && exp > now;
-    const principal = active ? principalOf(answer) : undefined;
+    const refusal = !active ? 'The token is not active' : foreign(answer, options);
+    const principal = refusal ? undefined : principalOf(answer);
     if (this.introspected.size >= MAX_CACHED_INTROSPECTIONS) {
       this.introspected.delete(this.introspected.keys().next().value as string);
     }
-    this.introspected.set(key, { principal, until: Math.min(now + options.cacheTtlMs, exp) });
-    return accepted(principal);
+    this.introspected.set(key, { principal, refusal, until: Math.min(now + options.cacheTtlMs, exp) });
+    return accepted(principal, refusal);
   }
 }
 
-function accepted(principal: Principal | undefined): Principal {
-  if (!principal) throw new UnauthorizedError('The token is not active', true);
+function accepted(principal: Principal | undefined, refusal?: string): Principal {
+  if (!principal) throw new UnauthorizedError(refusal ?? 'The token is not active', true);
   return principal;
+}
+
+/** Why an active introspected token is not for this service, if its answer names another issuer or audience. */
+function foreign(answer: Record<string, unknown>, options: IntrospectionOptions): string | undefined {
+  if (options.issuer && answer.iss !== undefined && answer.iss !== options.issuer) {
+    return 'The token was issued for someone else (issuer)';
+  }
+  const audiences = answer.aud === undefined ? undefined : [answer.aud].flat();
+  if (options.audience && audiences && !audiences.includes(options.audience)) {
+    return 'The token was issued for someone else (audience)';
+  }
+  return undefined;
 }
 
 function describe(error: unknown): string {

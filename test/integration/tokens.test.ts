@@ -252,6 +252,24 @@ describe('bearer tokens as real deployments issue them (JWKS and introspection)'
     await refusedWith(expired, /not active/);
   });
 
+  it('refuses an introspected token whose answer names another issuer or audience, and caches the refusal', async () => {
+    await refusedWith(
+      as.issueOpaque({ scope: SCOPE.read, iss: 'https://other.test' }),
+      /someone else \(issuer\)/,
+    );
+    const elsewhere = as.issueOpaque({ scope: SCOPE.read, iss: ISSUER, aud: ['other-api'] });
+    const before = as.introspections;
+    await refusedWith(elsewhere, /someone else \(audience\)/);
+    await refusedWith(elsewhere, /someone else \(audience\)/);
+    expect(as.introspections - before).to.equal(1);
+    // The right issuer and an audience list that holds this service; and an answer that names neither.
+    expect(
+      (await get(as.issueOpaque({ scope: SCOPE.read, iss: ISSUER, aud: ['other-api', AUDIENCE] }))).status,
+    ).to.equal(200);
+    expect((await get(as.issueOpaque({ scope: SCOPE.read, aud: AUDIENCE }))).status).to.equal(200);
+    expect((await get(as.issueOpaque({ scope: SCOPE.read }))).status).to.equal(200);
+  });
+
   it('answers 503, not 401, while the introspection endpoint is down', async () => {
     as.down = true;
     try {
