@@ -136,6 +136,8 @@ export async function createApi({
     ctx.body = body;
   };
   const ifMatch = (ctx: KoaContext) => ctx.get('if-match') || undefined;
+  const scopeWriters = () =>
+    (api.router.getOperation('patch-oauth-scopes-by-id')?.security ?? []).map((r) => r.oauth2 ?? []);
   /** RFC 7234 `Warning: 299 - "..."` for each thing the caller should know about a change. */
   const warn = (ctx: KoaContext, change: Change) => {
     const warnings = change.warnings ?? [];
@@ -191,6 +193,8 @@ export async function createApi({
     },
     'delete-attributes-by-inum': async (c: Context, ctx: KoaContext) => {
       const force = c.request.query.force === (true as unknown);
+      // A forced delete also changes scopes: it needs what changing a scope needs, too.
+      if (force) requireScopes(ctx.state.principal as Principal, scopeWriters());
       const change = await service.remove(String(c.request.params.inum), ifMatch(ctx), force);
       ctx.state.change = change;
       warn(ctx, change);

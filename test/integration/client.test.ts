@@ -252,7 +252,7 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
       expect((await client.usage(attribute.inum)).scopes.map((s) => s.inum)).to.deep.equal(['F0C4']);
       const refused = await apiError(() => client.delete(attribute.inum));
       expect(refused.status).to.equal(409);
-      await client.delete(attribute.inum, { force: true });
+      await withScopes.delete(attribute.inum, { force: true });
       expect((await withScopes.scope('F0C4')).claims).to.not.include(attribute.dn);
     });
 

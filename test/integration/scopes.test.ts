@@ -168,6 +168,16 @@ describe('scopes and where definitions are used', () => {
     expect((await call(app, 'GET', `/attributes/${created.inum}`, { token })).status).to.equal(200);
     expect(await claimsOf('764C')).to.include(created.dn);
 
+    // A forced delete changes scopes too, so it needs a scope-writing scope as well as a deleting one.
+    const noScopeWrite = app.issuer.token([SCOPE.read, SCOPE.delete, SCOPES.read]);
+    const refused = await call(app, 'DELETE', `/attributes/${created.inum}?force=true`, {
+      token: noScopeWrite,
+    });
+    insufficient(refused);
+    expect(refused.body.description).to.contain(SCOPES.write);
+    expect((await call(app, 'GET', `/attributes/${created.inum}`, { token })).status).to.equal(200);
+    expect(await claimsOf('764C')).to.include(created.dn);
+
     const forced = await call(app, 'DELETE', `/attributes/${created.inum}?force=true`, { token });
     expect(forced.status).to.equal(204);
   });
