@@ -58,7 +58,9 @@ export interface paths {
      * @description Predefined definitions (the standard set) cannot be deleted (409). A definition whose claim
      *     scopes release is not deleted either (409 naming the scopes) unless `force=true`, which first
      *     removes it from those scopes, so that no scope is left pointing at a definition that does not
-     *     exist.
+     *     exist. Since that changes scopes, `force=true` also needs a scope that allows changing scopes
+     *     (`https://jans.io/oauth/config/scopes.write` or `write-all`); without one it is a 403 and nothing
+     *     changes.
      */
     delete: operations['delete-attributes-by-inum'];
     options?: never;
