@@ -180,7 +180,8 @@ export async function startService(
     : undefined;
   let purge: NodeJS.Timeout | undefined;
   const metrics = new Metrics({
-    connectionsInUse: () => directory.connectionsInUse(),
+    connectionsOpen: () => directory.connectionsOpen(),
+    operationsPending: () => directory.operationsPending(),
     auditFailures: () => auditFailures.count,
   });
   let sync: IndexSync | undefined;

@@ -35,14 +35,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(sources: { connectionsInUse: () => number; auditFailures: () => number }) {
+  constructor(sources: {
+    connectionsOpen: () => number;
+    operationsPending: () => number;
+    auditFailures: () => number;
+  }) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
-      name: 'ldap_connections_in_use',
+      name: 'ldap_connections_open',
       help: 'Open connections to the directory',
       registers: [this.registry],
       collect() {
-        this.set(sources.connectionsInUse());
+        this.set(sources.connectionsOpen());
+      },
+    });
+    new Gauge({
+      name: 'ldap_operations_pending',
+      help: 'Directory operations waiting for an answer (beyond LDAP_MAX_PENDING new ones are refused with 503)',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.operationsPending());
       },
     });
     new Gauge({

@@ -173,8 +173,13 @@ export class Directory {
   }
 
   /** Open connections, for metrics. */
-  connectionsInUse(): number {
+  connectionsOpen(): number {
     return this.pool.filter(({ client }) => client.isConnected).length;
+  }
+
+  /** Operations waiting for an answer (what `maxPending` bounds), for metrics. */
+  operationsPending(): number {
+    return this.pending;
   }
 
   /**

@@ -181,7 +181,7 @@ describe('when the directory goes away and comes back', () => {
       try {
         const started = Date.now();
         const answered: number[] = [];
-        const replies = await Promise.all(
+        const waiting = Promise.all(
           Array.from({ length: 12 }, (_, i) =>
             unknown(i).then((reply) => {
               answered.push(Date.now() - started);
@@ -189,8 +189,13 @@ describe('when the directory goes away and comes back', () => {
             }),
           ),
         );
+        // The metrics show the operations that wait, at the cap.
+        await new Promise((done) => setTimeout(done, 300));
+        const pendingMeanwhile = await (await fetch(`${capped.service.url}/metrics`)).text();
+        const replies = await waiting;
         expect(replies.map((r) => r.status)).to.deep.equal(replies.map(() => 503));
         expect(replies.every((r) => r.headers.get('retry-after'))).to.equal(true);
+        expect(pendingMeanwhile).to.match(/^ldap_operations_pending 4$/m);
         // Eight refused without waiting, four after the operation timeout.
         const atOnce = answered.filter((ms) => ms < 1000).length;
         expect(atOnce, `answered after ${answered.join(', ')} ms`).to.equal(8);

@@ -160,7 +160,8 @@ describe('what operators see: health, request ids, metrics, logs', () => {
       /http_request_duration_seconds_bucket\{le="[^"]+",operation="get-attributes-by-inum",status="200"\}/,
     );
     expect(text).to.match(/ldap_operation_duration_seconds_count\{operation="search",outcome="ok"\} \d+/);
-    expect(text).to.match(/ldap_connections_in_use [1-9]/);
+    expect(text).to.match(/ldap_connections_open [1-9]/);
+    expect(text).to.match(/ldap_operations_pending \d+/);
     expect(text).to.match(/token_verification_failures_total\{reason="The token is not valid"\} [1-9]/);
     expect(text).to.match(/audit_events_not_stored \d+/);
   });
