@@ -142,6 +142,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`LDAP_URL must start with ldap:// or ldaps://`);
   if (ldapUrl && !text('LDAP_BIND_DN'))
     throw new ConfigError('LDAP_URL is set, so LDAP_BIND_DN must be set too');
+  const baseDn = text('LDAP_BASE_DN') ?? 'o=jans';
+  if (!ldapUrl && baseDn.replace(/\s+/g, '').toLowerCase() !== 'o=jans') {
+    throw new ConfigError(
+      `LDAP_BASE_DN=${baseDn} needs LDAP_URL: the embedded directory holds o=jans, as its seed is written for it`,
+    );
+  }
   const ldapStartTls = bool('LDAP_STARTTLS', false);
   if (ldapStartTls && !ldapUrl?.startsWith('ldap://')) {
     throw new ConfigError('LDAP_STARTTLS applies to an ldap:// LDAP_URL (ldaps:// is TLS from the start)');
@@ -219,7 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ldapBindPassword: env.LDAP_BIND_PASSWORD ?? '',
     ldapTlsCaFile: text('LDAP_TLS_CA_FILE'),
     ldapStartTls,
-    baseDn: text('LDAP_BASE_DN') ?? 'o=jans',
+    baseDn,
     slapdPath: text('SLAPD_PATH'),
     embeddedLdapPort: text('EMBEDDED_LDAP_PORT') ? int('EMBEDDED_LDAP_PORT', 0, 1, 65535) : undefined,
     ldapPoolSize: int('LDAP_POOL_SIZE', 4, 1, 64),
