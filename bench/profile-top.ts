@@ -1,8 +1,9 @@
 /**
- * `node --import tsx bench/profile-top.ts <file.cpuprofile> [count] [--busiest S]`: the functions and
- * the packages with the most self time in a V8 CPU profile (as written by `node --cpu-prof`), for a
- * first look without a browser. With `--busiest S`, only the S seconds with the least idle time count:
- * the load of one scenario rather than start-up, loading and the pauses between runs.
+ * `node --import tsx bench/profile-top.ts <file.cpuprofile> [count] [--busiest S] [--skip S]`: the
+ * functions and the packages with the most self time in a V8 CPU profile (as written by
+ * `node --cpu-prof`), for a first look without a browser. With `--busiest S`, only the S seconds with
+ * the least idle time count: the load of one scenario rather than the pauses between runs. `--skip S`
+ * leaves out the first S seconds (start-up and loading 100 000 definitions are as busy as any load).
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -22,12 +23,12 @@ interface Profile {
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { busiest: { type: 'string' } },
+  options: { busiest: { type: 'string' }, skip: { type: 'string' } },
 });
 const [file, countArg] = positionals;
 if (!file) {
   process.stderr.write(
-    'usage: node --import tsx bench/profile-top.ts <file.cpuprofile> [count] [--busiest S]\n',
+    'usage: node --import tsx bench/profile-top.ts <file.cpuprofile> [count] [--busiest S] [--skip S]\n',
   );
   process.exit(2);
 }
@@ -37,11 +38,16 @@ const profile = JSON.parse(await readFile(file, 'utf8')) as Profile;
 const idle = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
 const deltas = profile.timeDeltas;
 // The samples [first, last): all of them, or the window of --busiest seconds with the most busy time.
-let [first, last] = [0, profile.samples.length];
+let skipped = 0;
+for (let skipUs = Number(values.skip ?? 0) * 1e6; skipped < deltas.length && skipUs > 0; skipped++) {
+  skipUs -= deltas[skipped] ?? 0;
+}
+let [first, last] = [skipped, profile.samples.length];
 if (values.busiest) {
   const windowUs = Number(values.busiest) * 1e6;
-  let [from, span, busy, best] = [0, 0, 0, -1];
+  let [from, span, busy, best] = [skipped, 0, 0, -1];
   profile.samples.forEach((id, to) => {
+    if (to < skipped) return;
     span += deltas[to] ?? 0;
     if (!idle.has(id)) busy += deltas[to] ?? 0;
     for (; span > windowUs; from++) {
