@@ -153,6 +153,8 @@ export async function startService(
       slapdPath: config.slapdPath,
     });
     log.info({ url: slapd.url, dataDir: config.dataDir }, 'embedded slapd started');
+    if (slapd.schemaChanges.length > 0)
+      log.info({ changes: slapd.schemaChanges }, 'embedded directory schema brought up to this version');
   }
   const directory = new Directory({
     url: slapd?.url ?? (config.ldapUrl as string),

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, ResultCodeError } from 'ldapts';
+import { upgradeSchema } from './schema-upgrade.js';
 
 /** The project's schema files, in load order (after the system's core, cosine and inetorgperson). */
 const SCHEMA_DIR = fileURLToPath(new URL('../../ldif/schema/', import.meta.url));
@@ -58,6 +59,8 @@ export interface RunningSlapd {
   password: string;
   /** True when this start created the configuration and database. */
   created: boolean;
+  /** What this start changed to bring the schema of an existing configuration up to this version. */
+  schemaChanges: string[];
   /** Stops slapd gracefully; resolves when it has exited. */
   stop(): Promise<void>;
   /** The process, for tests that need to stop, pause or kill it. */
@@ -261,6 +264,23 @@ async function waitUntilServing(url: string, child: ChildProcess, stderr: () => 
   }
 }
 
+/** Brings the project's schema in an existing configuration up to this version's files. */
+async function upgradeExisting(url: string, configDn: string, password: string): Promise<string[]> {
+  const tlsOptions = url.startsWith('ldaps:') ? { tlsOptions: { rejectUnauthorized: false } } : {};
+  const client = new Client({ url, connectTimeout: 2000, timeout: 10_000, ...tlsOptions });
+  try {
+    await client.bind(configDn, password);
+    return await upgradeSchema(
+      client,
+      PROJECT_SCHEMAS.map((file) => join(SCHEMA_DIR, file)),
+    );
+  } catch (error) {
+    throw new SlapdError(`could not bring the directory schema up to this version: ${String(error)}`);
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+}
+
 /**
  * Starts a private slapd on a loopback port, with the project's schema, a cn=config configuration and an
  * mdb database under `dataDir`. Used by `npm start` (embedded mode), the tests and the benchmarks.
@@ -324,8 +344,10 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const exit = new Promise<void>((done) => child.once('exit', () => done()));
+  let schemaChanges: string[] = [];
   try {
     await waitUntilServing(url, child, () => stderr);
+    if (!created) schemaChanges = await upgradeExisting(url, configDn, password);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -338,6 +360,7 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
     configDn,
     password,
     created,
+    schemaChanges,
     process: child,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

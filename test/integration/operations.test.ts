@@ -86,6 +86,7 @@ olcRootPW: ${password}
     configDn: 'cn=config',
     password,
     created: true,
+    schemaChanges: [],
     process: child,
     async stop() {
       child.kill('SIGTERM');

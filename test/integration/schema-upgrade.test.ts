@@ -1,0 +1,122 @@
+import { rm } from 'node:fs/promises';
+import { expect } from 'chai';
+import { Attribute, Change, Client } from 'ldapts';
+import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
+import { tempDir } from './harness.js';
+
+const SCHEMA = 'cn=schema,cn=config';
+
+/** The project's schema entry (`cn={n}jans`) of a running slapd, as the config admin sees it. */
+async function jansSchema(slapd: RunningSlapd) {
+  const client = new Client({ url: slapd.url });
+  try {
+    await client.bind(slapd.configDn, slapd.password);
+    const { searchEntries } = await client.search(SCHEMA, {
+      scope: 'one',
+      filter: '(cn=*jans)',
+      attributes: ['olcAttributeTypes', 'olcObjectClasses'],
+    });
+    const entry = searchEntries[0];
+    if (!entry) throw new Error('no jans schema entry');
+    const list = (name: string) => [entry[name] ?? []].flat().map(String);
+    const find = (kind: 'olcAttributeTypes' | 'olcObjectClasses', name: string) =>
+      list(kind).find((v) => v.includes(`NAME '${name}'`));
+    return { dn: entry.dn, find };
+  } finally {
+    await client.unbind();
+  }
+}
+
+async function modifyConfig(slapd: RunningSlapd, dn: string, changes: Change[]): Promise<void> {
+  const client = new Client({ url: slapd.url });
+  try {
+    await client.bind(slapd.configDn, slapd.password);
+    await client.modify(dn, changes);
+  } finally {
+    await client.unbind();
+  }
+}
+
+const values = (operation: 'add' | 'delete', type: string, list: string[]) =>
+  new Change({ operation, modification: new Attribute({ type, values: list }) });
+const withoutPosition = (value: string) => value.replace(/^\{\d+\}/, '');
+
+describe('the embedded directory schema of an existing data directory', () => {
+  let dataDir: string;
+  let slapd: RunningSlapd | undefined;
+
+  before(async () => {
+    dataDir = await tempDir('schema-upgrade');
+  });
+  after(async () => {
+    await slapd?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const restart = async () => {
+    await slapd?.stop();
+    slapd = await startSlapd({ dataDir, suffix: 'o=jans' });
+    return slapd;
+  };
+
+  it('is left alone when it is this version’s', async () => {
+    expect((await restart()).created).to.equal(true);
+    const again = await restart();
+    expect([again.created, again.schemaChanges]).to.deep.equal([false, []]);
+  });
+
+  it('is brought up to this version at start: missing types and classes added, changed ones replaced, run-time extensions kept', async () => {
+    const running = await restart();
+    const before = await jansSchema(running);
+    const record = before.find('olcAttributeTypes', 'registryAuditRecord') as string;
+    const sessionValue = before.find('olcAttributeTypes', 'registrySessionValue') as string;
+    const holder = before.find('olcObjectClasses', 'registryValueHolder') as string;
+    const session = before.find('olcObjectClasses', 'registrySession') as string;
+    const custom = before.find('olcObjectClasses', 'jansCustomPerson') as string;
+    // What an earlier version had: a single-valued record, neither value bookkeeping nor sessions, and
+    // another wording of the custom class, which schema extension then extended with a type of its own.
+    const badge =
+      "( 1.3.6.1.4.1.48710.1.3.9001 NAME 'badgeNumber' SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )";
+    const extended = withoutPosition(custom)
+      .replace(/DESC '[^']*'/, "DESC 'custom attributes'")
+      .replace(/MAY \(([^)]*)\)/, 'MAY ($1$ badgeNumber )');
+    await modifyConfig(running, before.dn, [
+      values('delete', 'olcObjectClasses', [holder, session, custom]),
+      values('delete', 'olcAttributeTypes', [record, sessionValue]),
+      values('add', 'olcAttributeTypes', [
+        withoutPosition(record).replace(/ X-ORIGIN/, ' SINGLE-VALUE X-ORIGIN'),
+        badge,
+      ]),
+      values('add', 'olcObjectClasses', [extended]),
+    ]);
+    const aged = await jansSchema(running);
+    expect(aged.find('olcAttributeTypes', 'registryAuditRecord')).to.contain('SINGLE-VALUE');
+    expect(aged.find('olcObjectClasses', 'registryValueHolder')).to.equal(undefined);
+
+    const upgraded = await restart();
+    expect(upgraded.schemaChanges).to.have.members([
+      'jans: changed registryAuditRecord',
+      'jans: added registrySessionValue',
+      'jans: added registryValueHolder',
+      'jans: added registrySession',
+      'jans: changed jansCustomPerson',
+    ]);
+    const now = await jansSchema(upgraded);
+    expect(now.find('olcAttributeTypes', 'registryAuditRecord')).to.not.contain('SINGLE-VALUE');
+    for (const [kind, value] of [
+      ['olcAttributeTypes', sessionValue],
+      ['olcObjectClasses', holder],
+      ['olcObjectClasses', session],
+    ] as const) {
+      const name = /NAME '([^']+)'/.exec(value)?.[1] ?? '';
+      expect(withoutPosition(now.find(kind, name) ?? ''), name).to.equal(withoutPosition(value));
+    }
+    // The class as this version words it, still allowing the type schema extension added.
+    const customNow = now.find('olcObjectClasses', 'jansCustomPerson') ?? '';
+    expect(customNow).to.match(/DESC 'Auxiliary class for additional and custom person attributes'/);
+    expect(customNow).to.match(/ \$ badgeNumber \)/);
+    expect(now.find('olcAttributeTypes', 'badgeNumber')).to.contain("NAME 'badgeNumber'");
+
+    expect((await restart()).schemaChanges).to.deep.equal([]);
+  });
+});
