@@ -5,7 +5,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, ResultCodeError } from 'ldapts';
+import { Attribute, Change, Client, ResultCodeError } from 'ldapts';
 import { upgradeSchema } from './schema-upgrade.js';
 
 /** The project's schema files, in load order (after the system's core, cosine and inetorgperson). */
@@ -89,6 +89,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The indexes of the main database (the one that holds the suffix). */
+const INDEXES = [
+  'objectClass eq',
+  'inum eq',
+  'jansAttrName eq',
+  'jansClaimName eq',
+  'jansStatus eq',
+  'jansClaim eq',
+  'registryAuditTarget eq',
+  'registryValueNextExpiry eq,pres',
+  'registrySessionId eq',
+  'registrySessionUser eq',
+  'entryCSN eq',
+  'entryUUID eq',
+];
+const MAIN_DATABASE = 'olcDatabase={1}mdb,cn=config';
+
 /** `{SSHA}` hash as slapd expects it, so the configuration never holds the password in clear. */
 function ssha(password: string): string {
   const salt = randomBytes(8);
@@ -160,7 +177,7 @@ olcDatabase: {0}config
 olcRootDN: ${options.configDn}
 olcRootPW: ${hash}
 
-dn: olcDatabase={1}mdb,cn=config
+dn: ${MAIN_DATABASE}
 objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
 olcDatabase: {1}mdb
@@ -169,18 +186,7 @@ olcDbDirectory: ${join(options.dataDir, 'db')}
 olcRootDN: ${options.bindDn}
 olcRootPW: ${hash}
 olcDbMaxSize: 4294967296
-olcDbIndex: objectClass eq
-olcDbIndex: inum eq
-olcDbIndex: jansAttrName eq
-olcDbIndex: jansClaimName eq
-olcDbIndex: jansStatus eq
-olcDbIndex: jansClaim eq
-olcDbIndex: registryAuditTarget eq
-olcDbIndex: registryValueNextExpiry eq,pres
-olcDbIndex: registrySessionId eq
-olcDbIndex: registrySessionUser eq
-olcDbIndex: entryCSN eq
-olcDbIndex: entryUUID eq
+${INDEXES.map((index) => `olcDbIndex: ${index}`).join('\n')}
 olcAccess: to * by anonymous auth by * none
 ${replication.database}
 dn: olcOverlay={0}unique,olcDatabase={1}mdb,cn=config
@@ -264,16 +270,36 @@ async function waitUntilServing(url: string, child: ChildProcess, stderr: () => 
   }
 }
 
-/** Brings the project's schema in an existing configuration up to this version's files. */
+/**
+ * Brings an existing configuration up to this version: the project's schema (see upgradeSchema), then the
+ * main database's indexes (slapd indexes the entries it holds for a new one in the background).
+ */
 async function upgradeExisting(url: string, configDn: string, password: string): Promise<string[]> {
   const tlsOptions = url.startsWith('ldaps:') ? { tlsOptions: { rejectUnauthorized: false } } : {};
   const client = new Client({ url, connectTimeout: 2000, timeout: 10_000, ...tlsOptions });
   try {
     await client.bind(configDn, password);
-    return await upgradeSchema(
+    const changes = await upgradeSchema(
       client,
       PROJECT_SCHEMAS.map((file) => join(SCHEMA_DIR, file)),
     );
+    const { searchEntries } = await client.search(MAIN_DATABASE, {
+      scope: 'base',
+      attributes: ['olcDbIndex'],
+    });
+    const attributeOf = (index: string) => index.split(/\s/)[0]?.toLowerCase();
+    const indexed = new Set([searchEntries[0]?.olcDbIndex ?? []].flat().map((i) => attributeOf(String(i))));
+    const missing = INDEXES.filter((index) => !indexed.has(attributeOf(index)));
+    if (missing.length > 0) {
+      await client.modify(
+        MAIN_DATABASE,
+        new Change({
+          operation: 'add',
+          modification: new Attribute({ type: 'olcDbIndex', values: missing }),
+        }),
+      );
+    }
+    return [...changes, ...missing.map((index) => `index added: ${index}`)];
   } catch (error) {
     throw new SlapdError(`could not bring the directory schema up to this version: ${String(error)}`);
   } finally {

@@ -41,7 +41,7 @@ const values = (operation: 'add' | 'delete', type: string, list: string[]) =>
   new Change({ operation, modification: new Attribute({ type, values: list }) });
 const withoutPosition = (value: string) => value.replace(/^\{\d+\}/, '');
 
-describe('the embedded directory schema of an existing data directory', () => {
+describe('the embedded directory schema and indexes of an existing data directory', () => {
   let dataDir: string;
   let slapd: RunningSlapd | undefined;
 
@@ -89,6 +89,10 @@ describe('the embedded directory schema of an existing data directory', () => {
       ]),
       values('add', 'olcObjectClasses', [extended]),
     ]);
+    // ... and no index for the session user yet.
+    await modifyConfig(running, 'olcDatabase={1}mdb,cn=config', [
+      values('delete', 'olcDbIndex', ['registrySessionUser eq']),
+    ]);
     const aged = await jansSchema(running);
     expect(aged.find('olcAttributeTypes', 'registryAuditRecord')).to.contain('SINGLE-VALUE');
     expect(aged.find('olcObjectClasses', 'registryValueHolder')).to.equal(undefined);
@@ -100,6 +104,7 @@ describe('the embedded directory schema of an existing data directory', () => {
       'jans: added registryValueHolder',
       'jans: added registrySession',
       'jans: changed jansCustomPerson',
+      'index added: registrySessionUser eq',
     ]);
     const now = await jansSchema(upgraded);
     expect(now.find('olcAttributeTypes', 'registryAuditRecord')).to.not.contain('SINGLE-VALUE');
@@ -116,6 +121,17 @@ describe('the embedded directory schema of an existing data directory', () => {
     expect(customNow).to.match(/DESC 'Auxiliary class for additional and custom person attributes'/);
     expect(customNow).to.match(/ \$ badgeNumber \)/);
     expect(now.find('olcAttributeTypes', 'badgeNumber')).to.contain("NAME 'badgeNumber'");
+    const client = new Client({ url: upgraded.url });
+    try {
+      await client.bind(upgraded.configDn, upgraded.password);
+      const { searchEntries } = await client.search('olcDatabase={1}mdb,cn=config', {
+        scope: 'base',
+        attributes: ['olcDbIndex'],
+      });
+      expect([searchEntries[0]?.olcDbIndex].flat()).to.include('registrySessionUser eq');
+    } finally {
+      await client.unbind();
+    }
 
     expect((await restart()).schemaChanges).to.deep.equal([]);
   });
