@@ -274,10 +274,17 @@ async function waitUntilServing(url: string, child: ChildProcess, stderr: () => 
  * Brings an existing configuration up to this version: the project's schema (see upgradeSchema), then the
  * main database's indexes (slapd indexes the entries it holds for a new one in the background).
  */
-async function upgradeExisting(url: string, configDn: string, password: string): Promise<string[]> {
+async function upgradeExisting(
+  url: string,
+  configDn: string,
+  password: string,
+  startTls = false,
+): Promise<string[]> {
+  // Our own child on loopback: its certificate is the caller's business (as in waitUntilServing).
   const tlsOptions = url.startsWith('ldaps:') ? { tlsOptions: { rejectUnauthorized: false } } : {};
   const client = new Client({ url, connectTimeout: 2000, timeout: 10_000, ...tlsOptions });
   try {
+    if (startTls) await client.startTLS({ rejectUnauthorized: false });
     await client.bind(configDn, password);
     const changes = await upgradeSchema(
       client,
@@ -373,7 +380,9 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
   let schemaChanges: string[] = [];
   try {
     await waitUntilServing(url, child, () => stderr);
-    if (!created) schemaChanges = await upgradeExisting(url, configDn, password);
+    if (!created) {
+      schemaChanges = await upgradeExisting(url, configDn, password, options.tls?.startTls);
+    }
   } catch (error) {
     child.kill('SIGKILL');
     throw error;

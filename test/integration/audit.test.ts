@@ -1,10 +1,7 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import { Client } from 'ldapts';
+import { Attribute, Change, Client } from 'ldapts';
 import pino from 'pino';
 import type { AuditEvent } from '../../src/attributes/audit.js';
-import { startSlapd } from '../../src/directory/slapd.js';
 import { auditFailures } from '../../src/http/audit.js';
 import { LdapAuditStore } from '../../src/ldap/audit-store.js';
 import {
@@ -339,21 +336,34 @@ describe('the audit trail', () => {
   });
 
   it('writes one entry per event into a directory whose schema holds one record per entry', async () => {
-    // The schema of an earlier version: registryAuditRecord single-valued.
+    // The schema of an earlier version: registryAuditRecord single-valued (as an external directory set
+    // up by that version still has it; the embedded one is brought up to date when it starts).
     const old = await startTestDirectory();
-    await old.slapd.stop();
-    const schemaDir = join(old.dataDir, 'slapd.d', 'cn=config', 'cn=schema');
-    const file = join(schemaDir, (await readdir(schemaDir)).find((f) => f.endsWith('jans.ldif')) as string);
-    // Unfolded: LDIF continues long lines on the next, breaking words anywhere.
-    const text = (await readFile(file, 'utf8')).replace(/\n /g, '');
-    const edited = text.replace(
-      /(NAME 'registryAuditRecord'[^)]*?)( X-ORIGIN)/,
-      (_, head: string, tail: string) => `${head} SINGLE-VALUE${tail}`,
-    );
-    expect(edited).to.not.equal(text);
-    // slapd checks a CRC of each file when there is one; the edited file has none.
-    await writeFile(file, edited.replace(/^# CRC32.*\n/m, ''));
-    old.slapd = await startSlapd({ dataDir: old.dataDir, suffix: 'o=jans' });
+    const config = new Client({ url: old.slapd.url });
+    try {
+      await config.bind(old.slapd.configDn, old.slapd.password);
+      const { searchEntries } = await config.search('cn=schema,cn=config', {
+        scope: 'one',
+        filter: '(cn=*jans)',
+        attributes: ['olcAttributeTypes'],
+      });
+      const entry = searchEntries[0] as { dn: string; olcAttributeTypes: string[] };
+      const record = entry.olcAttributeTypes.find((t) => t.includes("NAME 'registryAuditRecord'")) as string;
+      const single = record.replace(/^\{\d+\}/, '').replace(' X-ORIGIN', ' SINGLE-VALUE X-ORIGIN');
+      expect(single).to.contain('SINGLE-VALUE');
+      await config.modify(entry.dn, [
+        new Change({
+          operation: 'delete',
+          modification: new Attribute({ type: 'olcAttributeTypes', values: [record] }),
+        }),
+        new Change({
+          operation: 'add',
+          modification: new Attribute({ type: 'olcAttributeTypes', values: [single] }),
+        }),
+      ]);
+    } finally {
+      await config.unbind();
+    }
     try {
       let warned = 0;
       const store = new LdapAuditStore(adminDirectory(old.slapd), () => warned++);
