@@ -7,6 +7,7 @@ import { LdapAuditStore } from '../../src/ldap/audit-store.js';
 import {
   SCOPE,
   adminDirectory,
+  asRoot,
   call,
   startTestApp,
   startTestDirectory,
@@ -339,31 +340,29 @@ describe('the audit trail', () => {
     // The schema of an earlier version: registryAuditRecord single-valued (as an external directory set
     // up by that version still has it; the embedded one is brought up to date when it starts).
     const old = await startTestDirectory();
-    const config = new Client({ url: old.slapd.url });
-    try {
-      await config.bind(old.slapd.configDn, old.slapd.password);
-      const { searchEntries } = await config.search('cn=schema,cn=config', {
-        scope: 'one',
-        filter: '(cn=*jans)',
-        attributes: ['olcAttributeTypes'],
-      });
-      const entry = searchEntries[0] as { dn: string; olcAttributeTypes: string[] };
-      const record = entry.olcAttributeTypes.find((t) => t.includes("NAME 'registryAuditRecord'")) as string;
-      const single = record.replace(/^\{\d+\}/, '').replace(' X-ORIGIN', ' SINGLE-VALUE X-ORIGIN');
-      expect(single).to.contain('SINGLE-VALUE');
-      await config.modify(entry.dn, [
-        new Change({
-          operation: 'delete',
-          modification: new Attribute({ type: 'olcAttributeTypes', values: [record] }),
-        }),
-        new Change({
-          operation: 'add',
-          modification: new Attribute({ type: 'olcAttributeTypes', values: [single] }),
-        }),
-      ]);
-    } finally {
-      await config.unbind();
-    }
+    await asRoot(
+      old.slapd,
+      async (config) => {
+        const { searchEntries } = await config.search('cn=schema,cn=config', {
+          scope: 'one',
+          filter: '(cn=*jans)',
+          attributes: ['olcAttributeTypes'],
+        });
+        const entry = searchEntries[0] as { dn: string; olcAttributeTypes: string[] };
+        const record = entry.olcAttributeTypes.find((t) =>
+          t.includes("NAME 'registryAuditRecord'"),
+        ) as string;
+        const single = record.replace(/^\{\d+\}/, '').replace(' X-ORIGIN', ' SINGLE-VALUE X-ORIGIN');
+        expect(single).to.contain('SINGLE-VALUE');
+        const types = (operation: 'add' | 'delete', value: string) =>
+          new Change({
+            operation,
+            modification: new Attribute({ type: 'olcAttributeTypes', values: [value] }),
+          });
+        await config.modify(entry.dn, [types('delete', record), types('add', single)]);
+      },
+      'config',
+    );
     try {
       let warned = 0;
       const store = new LdapAuditStore(adminDirectory(old.slapd), () => warned++);

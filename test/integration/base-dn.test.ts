@@ -1,12 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
-import { Attribute, Change, Client } from 'ldapts';
+import { Attribute, Change } from 'ldapts';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import type { LdifEntry } from '../../src/directory/ldif.js';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
 import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
 import { Directory } from '../../src/ldap/directory.js';
-import { call, rawEntry, startTestApp, tempDir, type TestApp } from './harness.js';
+import { asRoot, call, rawEntry, startTestApp, tempDir, type TestApp } from './harness.js';
 
 const BASE = 'o=gluu';
 
@@ -121,19 +121,15 @@ describe('a directory under another base DN (LDAP_BASE_DN=o=gluu)', () => {
   });
 
   it('sees a change made behind its back under that base within a second', async () => {
-    const client = new Client({ url: slapd.url });
-    try {
-      await client.bind(slapd.bindDn, slapd.password);
-      await client.modify(
+    await asRoot(slapd, (c) =>
+      c.modify(
         `inum=08E2,ou=attributes,${BASE}`,
         new Change({
           operation: 'replace',
           modification: new Attribute({ type: 'displayName', values: ['Changed elsewhere'] }),
         }),
-      );
-    } finally {
-      await client.unbind();
-    }
+      ),
+    );
     const deadline = Date.now() + 1000;
     let seen = '';
     while (Date.now() < deadline && seen !== 'Changed elsewhere') {

@@ -62,6 +62,21 @@ export function adminDirectory(slapd: RunningSlapd, tlsCa?: string, startTls = f
   });
 }
 
+/** Runs `work` on a client of the slapd bound as the root of its database, or of cn=config. */
+export async function asRoot<T>(
+  slapd: RunningSlapd,
+  work: (client: Client) => Promise<T>,
+  of: 'database' | 'config' = 'database',
+): Promise<T> {
+  const client = new Client({ url: slapd.url });
+  try {
+    await client.bind(of === 'config' ? slapd.configDn : slapd.bindDn, slapd.password);
+    return await work(client);
+  } finally {
+    await client.unbind();
+  }
+}
+
 /** A raw LDAP view of an entry, to check what the service really stored. */
 export async function rawEntry(slapd: RunningSlapd, dn: string): Promise<Record<string, string[]>> {
   const client = new Client({ url: slapd.url });

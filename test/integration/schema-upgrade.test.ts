@@ -1,41 +1,33 @@
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
-import { Attribute, Change, Client } from 'ldapts';
+import { Attribute, Change } from 'ldapts';
 import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
-import { tempDir } from './harness.js';
+import { asRoot, tempDir } from './harness.js';
 
 const SCHEMA = 'cn=schema,cn=config';
 
 /** The project's schema entry (`cn={n}jans`) of a running slapd, as the config admin sees it. */
 async function jansSchema(slapd: RunningSlapd) {
-  const client = new Client({ url: slapd.url });
-  try {
-    await client.bind(slapd.configDn, slapd.password);
-    const { searchEntries } = await client.search(SCHEMA, {
-      scope: 'one',
-      filter: '(cn=*jans)',
-      attributes: ['olcAttributeTypes', 'olcObjectClasses'],
-    });
-    const entry = searchEntries[0];
-    if (!entry) throw new Error('no jans schema entry');
-    const list = (name: string) => [entry[name] ?? []].flat().map(String);
-    const find = (kind: 'olcAttributeTypes' | 'olcObjectClasses', name: string) =>
-      list(kind).find((v) => v.includes(`NAME '${name}'`));
-    return { dn: entry.dn, find };
-  } finally {
-    await client.unbind();
-  }
+  const { searchEntries } = await asRoot(
+    slapd,
+    (c) =>
+      c.search(SCHEMA, {
+        scope: 'one',
+        filter: '(cn=*jans)',
+        attributes: ['olcAttributeTypes', 'olcObjectClasses'],
+      }),
+    'config',
+  );
+  const entry = searchEntries[0];
+  if (!entry) throw new Error('no jans schema entry');
+  const list = (name: string) => [entry[name] ?? []].flat().map(String);
+  const find = (kind: 'olcAttributeTypes' | 'olcObjectClasses', name: string) =>
+    list(kind).find((v) => v.includes(`NAME '${name}'`));
+  return { dn: entry.dn, find };
 }
 
-async function modifyConfig(slapd: RunningSlapd, dn: string, changes: Change[]): Promise<void> {
-  const client = new Client({ url: slapd.url });
-  try {
-    await client.bind(slapd.configDn, slapd.password);
-    await client.modify(dn, changes);
-  } finally {
-    await client.unbind();
-  }
-}
+const modifyConfig = (slapd: RunningSlapd, dn: string, changes: Change[]) =>
+  asRoot(slapd, (c) => c.modify(dn, changes), 'config');
 
 const values = (operation: 'add' | 'delete', type: string, list: string[]) =>
   new Change({ operation, modification: new Attribute({ type, values: list }) });
@@ -121,17 +113,12 @@ describe('the embedded directory schema and indexes of an existing data director
     expect(customNow).to.match(/DESC 'Auxiliary class for additional and custom person attributes'/);
     expect(customNow).to.match(/ \$ badgeNumber \)/);
     expect(now.find('olcAttributeTypes', 'badgeNumber')).to.contain("NAME 'badgeNumber'");
-    const client = new Client({ url: upgraded.url });
-    try {
-      await client.bind(upgraded.configDn, upgraded.password);
-      const { searchEntries } = await client.search('olcDatabase={1}mdb,cn=config', {
-        scope: 'base',
-        attributes: ['olcDbIndex'],
-      });
-      expect([searchEntries[0]?.olcDbIndex].flat()).to.include('registrySessionUser eq');
-    } finally {
-      await client.unbind();
-    }
+    const { searchEntries } = await asRoot(
+      upgraded,
+      (c) => c.search('olcDatabase={1}mdb,cn=config', { scope: 'base', attributes: ['olcDbIndex'] }),
+      'config',
+    );
+    expect([searchEntries[0]?.olcDbIndex].flat()).to.include('registrySessionUser eq');
 
     expect((await restart()).schemaChanges).to.deep.equal([]);
   });
