@@ -308,7 +308,9 @@ async function upgradeExisting(
     }
     return [...changes, ...missing.map((index) => `index added: ${index}`)];
   } catch (error) {
-    throw new SlapdError(`could not bring the directory schema and indexes up to this version: ${String(error)}`);
+    throw new SlapdError(
+      `could not bring the directory schema and indexes up to this version: ${String(error)}`,
+    );
   } finally {
     await client.unbind().catch(() => undefined);
   }
