@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
+import { everyDefinition } from './attributes/query.js';
 import { DefinitionIndex } from './attributes/definition-index.js';
 import { IndexedAttributeStore } from './attributes/indexed-store.js';
 import { ScopeService } from './attributes/scopes.js';
@@ -123,13 +124,9 @@ export function createValueService(
   config: Config,
 ): ValueService {
   const schemas = new ValueSchemas(async () => {
-    const { entries } = await definitions.list({
-      where: { kind: 'equals', field: 'status', value: 'active' },
-      sortBy: 'inum',
-      descending: false,
-      startIndex: 0,
-      limit: Number.MAX_SAFE_INTEGER,
-    });
+    const { entries } = await definitions.list(
+      everyDefinition({ kind: 'equals', field: 'status', value: 'active' }),
+    );
     return entries.map((e) => e.definition);
   }, config.valueSchemaMaxAgeMs);
   const cipher = new ValueCipher(

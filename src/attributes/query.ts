@@ -33,6 +33,11 @@ export interface ListQuery {
   limit: number;
 }
 
+/** Every definition that meets `where` (all of them without it), in one page sorted by `sortBy`. */
+export function everyDefinition(where?: Condition, sortBy = 'inum'): ListQuery {
+  return { where, sortBy, descending: false, startIndex: 0, limit: Number.MAX_SAFE_INTEGER };
+}
+
 export interface Page {
   totalEntriesCount: number;
   entries: StoredAttribute[];

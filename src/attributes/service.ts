@@ -21,7 +21,7 @@ import {
   type StoredAttribute,
 } from './definition.js';
 import { patchDocument } from './json-patch.js';
-import { parseListQuery, type ListParams, type Page } from './query.js';
+import { everyDefinition, parseListQuery, type ListParams, type Page } from './query.js';
 import type { Scope, ScopeStore } from './scopes.js';
 import { Turns } from './turns.js';
 import type { AttributeStore, PersonSchema } from './store.js';
@@ -508,13 +508,9 @@ export class AttributeService {
 
   /** Every active definition with a claim: what an OIDC provider needs to release claims, by claim name. */
   async claims(): Promise<StoredAttribute[]> {
-    const { entries } = await this.store.list({
-      where: { kind: 'equals', field: 'status', value: 'active' },
-      sortBy: 'claimName',
-      descending: false,
-      startIndex: 0,
-      limit: Number.MAX_SAFE_INTEGER,
-    });
+    const { entries } = await this.store.list(
+      everyDefinition({ kind: 'equals', field: 'status', value: 'active' }, 'claimName'),
+    );
     return entries.filter((s) => s.definition.claimName !== undefined);
   }
 

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { everyDefinition } from '../attributes/query.js';
 import { loadConfig } from '../config.js';
 import { LdapAttributeStore } from '../ldap/attribute-store.js';
 import { createValueService } from '../server.js';
@@ -27,13 +28,7 @@ try {
   const definitions = new LdapAttributeStore(directory);
   const service = createValueService(directory, definitions, config);
   // Every definition, inactive ones too: their stored values are kept readable as well.
-  const { entries } = await definitions.list({
-    where: undefined,
-    sortBy: 'inum',
-    descending: false,
-    startIndex: 0,
-    limit: Number.MAX_SAFE_INTEGER,
-  });
+  const { entries } = await definitions.list(everyDefinition());
   const count = await service.reencrypt(
     entries.map((e) => e.definition),
     options.attribute,
