@@ -41,30 +41,27 @@ export class Metrics {
     auditFailures: () => number;
   }) {
     collectDefaultMetrics({ register: this.registry });
-    new Gauge({
-      name: 'ldap_connections_open',
-      help: 'Open connections to the directory',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.connectionsOpen());
-      },
-    });
-    new Gauge({
-      name: 'ldap_operations_pending',
-      help: 'Directory operations waiting for an answer (beyond LDAP_MAX_PENDING new ones are refused with 503)',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.operationsPending());
-      },
-    });
-    new Gauge({
-      name: 'audit_events_not_stored',
-      help: 'Audit events that could not be written to the directory since start',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.auditFailures());
-      },
-    });
+    /** A value read when metrics are collected. */
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('ldap_connections_open', 'Open connections to the directory', sources.connectionsOpen);
+    gauge(
+      'ldap_operations_pending',
+      'Directory operations waiting for an answer (beyond LDAP_MAX_PENDING new ones are refused with 503)',
+      sources.operationsPending,
+    );
+    gauge(
+      'audit_events_not_stored',
+      'Audit events that could not be written to the directory since start',
+      sources.auditFailures,
+    );
   }
 
   /** Times a directory operation; outcome is `ok` or the error's class name. */
