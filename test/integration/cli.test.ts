@@ -7,7 +7,15 @@ import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import { parseLdif } from '../../src/directory/ldif.js';
 import { ApiError, AttributesClient, type JansAttribute } from '../../src/index.js';
-import { startTestApp, startTestDirectory, tempDir, uniqueName, type TestApp } from './harness.js';
+import {
+  contractProxy,
+  startTestApp,
+  startTestDirectory,
+  tempDir,
+  uniqueName,
+  type ContractProxy,
+  type TestApp,
+} from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -29,16 +37,23 @@ interface Run {
 describe('jans-attrs command line (child processes against the running service)', () => {
   let directory: Awaited<ReturnType<typeof startTestDirectory>>;
   let app: TestApp;
+  let proxy: ContractProxy;
   let client: AttributesClient;
   let dir: string;
 
   before(async () => {
     directory = await startTestDirectory();
     app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
+    // The command line talks to the service through this proxy, which checks every answer against the contract.
+    proxy = await contractProxy(app.service.url);
     client = new AttributesClient({ baseUrl: app.service.url, token: app.adminToken });
     dir = await tempDir('cli');
   });
+  afterEach(() => {
+    expect(proxy.violations).to.deep.equal([]);
+  });
   after(async () => {
+    await proxy?.close();
     await app?.stop();
     await directory?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -52,7 +67,7 @@ describe('jans-attrs command line (child processes against the running service)'
         ['--import', 'tsx', 'src/cli/jans-attrs.ts', ...args],
         {
           cwd: ROOT,
-          env: { ...process.env, JANS_ATTRS_URL: app.service.url, JANS_ATTRS_TOKEN: app.adminToken, ...env },
+          env: { ...process.env, JANS_ATTRS_URL: proxy.url, JANS_ATTRS_TOKEN: app.adminToken, ...env },
         },
         (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;

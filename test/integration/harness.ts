@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -262,6 +264,57 @@ export const contractFetch: typeof fetch = async (input, init) => {
   }
   return response;
 };
+
+/** A loopback proxy to the service that holds its answers to the contract, for clients in other processes. */
+export interface ContractProxy {
+  url: string;
+  /** Answers that broke the contract (the client got a 502 for each). */
+  violations: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Forwards every request to `target` with contractFetch, so that a client in another process (the command
+ * line) has each answer of the API checked against the contract, as the typed client's are.
+ */
+export async function contractProxy(target: string): Promise<ContractProxy> {
+  const violations: string[] = [];
+  const hopByHop = new Set(['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+  const server = createServer((req, res) => {
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const headers = Object.entries(req.headers).flatMap(([name, value]) =>
+        typeof value === 'string' && !hopByHop.has(name) ? [[name, value] as [string, string]] : [],
+      );
+      try {
+        const response = await contractFetch(`${target}${req.url ?? '/'}`, {
+          method: req.method,
+          headers,
+          body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+        });
+        const body = Buffer.from(await response.arrayBuffer());
+        // fetch has undone any content encoding.
+        const passed = [...response.headers].filter(
+          ([name]) => !hopByHop.has(name) && name !== 'content-encoding',
+        );
+        res.writeHead(response.status, Object.fromEntries(passed)).end(body);
+      } catch (error) {
+        violations.push(`${req.method} ${req.url}: ${String(error)}`);
+        res.writeHead(502).end(String(error));
+      }
+    })();
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    violations,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((done) => server.close(() => done()));
+    },
+  };
+}
 
 /** A name no other test uses. */
 export function uniqueName(prefix = 't'): string {
