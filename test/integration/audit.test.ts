@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Attribute, Change, Client } from 'ldapts';
 import pino from 'pino';
 import type { AuditEvent } from '../../src/attributes/audit.js';
+import type { RunningSlapd } from '../../src/directory/slapd.js';
 import { auditFailures } from '../../src/http/audit.js';
 import { LdapAuditStore } from '../../src/ldap/audit-store.js';
 import {
@@ -16,32 +17,21 @@ import {
 } from './harness.js';
 
 /** The cn of every entry under ou=audit. */
-async function auditEntries(slapd: { url: string; bindDn: string; password: string }): Promise<string[]> {
-  const client = new Client({ url: slapd.url });
-  try {
-    await client.bind(slapd.bindDn, slapd.password);
-    const { searchEntries } = await client.search('ou=audit,o=jans', { scope: 'one', attributes: ['cn'] });
-    return searchEntries.map((e) => String(e.cn));
-  } finally {
-    await client.unbind();
-  }
+async function auditEntries(slapd: RunningSlapd): Promise<string[]> {
+  const { searchEntries } = await asRoot(slapd, (c) =>
+    c.search('ou=audit,o=jans', { scope: 'one', attributes: ['cn'] }),
+  );
+  return searchEntries.map((e) => String(e.cn));
 }
 
 /** Every audit event stored under ou=audit. */
-async function storedEvents(slapd: { url: string; bindDn: string; password: string }): Promise<AuditEvent[]> {
-  const client = new Client({ url: slapd.url });
-  try {
-    await client.bind(slapd.bindDn, slapd.password);
-    const { searchEntries } = await client.search('ou=audit,o=jans', {
-      scope: 'one',
-      attributes: ['registryAuditRecord'],
-    });
-    return searchEntries.flatMap((e) =>
-      [e.registryAuditRecord ?? []].flat().map((r) => JSON.parse(String(r)) as AuditEvent),
-    );
-  } finally {
-    await client.unbind();
-  }
+async function storedEvents(slapd: RunningSlapd): Promise<AuditEvent[]> {
+  const { searchEntries } = await asRoot(slapd, (c) =>
+    c.search('ou=audit,o=jans', { scope: 'one', attributes: ['registryAuditRecord'] }),
+  );
+  return searchEntries.flatMap((e) =>
+    [e.registryAuditRecord ?? []].flat().map((r) => JSON.parse(String(r)) as AuditEvent),
+  );
 }
 
 function event(inum: string, n: number): AuditEvent {

@@ -81,25 +81,19 @@ export async function asRoot<T>(
 
 /** A raw LDAP view of an entry, to check what the service really stored. */
 export async function rawEntry(slapd: RunningSlapd, dn: string): Promise<Record<string, string[]>> {
-  const client = new Client({ url: slapd.url });
-  try {
-    await client.bind(slapd.bindDn, slapd.password);
-    const { searchEntries } = await client
-      .search(dn, { scope: 'base', attributes: ['*'] })
-      .catch((error: unknown) => {
-        if (error instanceof NoSuchObjectError) return { searchEntries: [] };
-        throw error;
-      });
-    const entry = searchEntries[0];
-    if (!entry) return {};
-    return Object.fromEntries(
-      Object.entries(entry)
-        .filter(([k]) => k !== 'dn')
-        .map(([k, v]) => [k, (Array.isArray(v) ? v : [v]).map(String)]),
-    );
-  } finally {
-    await client.unbind();
-  }
+  const { searchEntries } = await asRoot(slapd, (c) =>
+    c.search(dn, { scope: 'base', attributes: ['*'] }).catch((error: unknown) => {
+      if (error instanceof NoSuchObjectError) return { searchEntries: [] };
+      throw error;
+    }),
+  );
+  const entry = searchEntries[0];
+  if (!entry) return {};
+  return Object.fromEntries(
+    Object.entries(entry)
+      .filter(([k]) => k !== 'dn')
+      .map(([k, v]) => [k, (Array.isArray(v) ? v : [v]).map(String)]),
+  );
 }
 
 /** Signs real RS256 tokens with a key the service under test trusts. */

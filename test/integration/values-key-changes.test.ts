@@ -3,7 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { Attribute, Change, Client } from 'ldapts';
-import { call, rawEntry, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+import {
+  asRoot,
+  call,
+  rawEntry,
+  startTestApp,
+  startTestDirectory,
+  uniqueName,
+  type TestApp,
+} from './harness.js';
 import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -35,15 +43,7 @@ describe('encryption of stored values when definitions and keys change', functio
   });
 
   /** A change made straight in the directory, as the identity server or an LDIF import would. */
-  async function directoryChange(work: (client: Client) => Promise<void>): Promise<void> {
-    const client = new Client({ url: directory.slapd.url });
-    try {
-      await client.bind(directory.slapd.bindDn, directory.slapd.password);
-      await work(client);
-    } finally {
-      await client.unbind();
-    }
-  }
+  const directoryChange = <T>(work: (client: Client) => Promise<T>) => asRoot(directory.slapd, work);
 
   /** The service, allowed to add attribute types so that each test has types of its own. */
   async function start(env: Record<string, string> = {}): Promise<TestApp> {
