@@ -168,6 +168,19 @@ async function apiJson(api: string, path: string, token: string): Promise<Record
   return (await response.json()) as Record<string, unknown>;
 }
 
+/** Directory operations the service has made so far, by operation (bind, search, modify, ...), from /metrics. */
+async function ldapOperations(serviceUrl: string): Promise<Map<string, number>> {
+  const response = await fetch(`${serviceUrl}/metrics`, {
+    signal: AbortSignal.timeout(options.timeoutS * 1000),
+  });
+  const counts = new Map<string, number>();
+  const sample = /^ldap_operation_duration_seconds_count\{operation="([^"]+)"[^}]*\} (\d+)$/gm;
+  for (const [, operation, count] of (await response.text()).matchAll(sample)) {
+    counts.set(operation as string, (counts.get(operation as string) ?? 0) + Number(count));
+  }
+  return counts;
+}
+
 interface Prepared {
   patternMatches: number;
   fieldValueMatches: number;
@@ -428,7 +441,9 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
     const [apiLatencies, rawLatencies] = [new Latencies(), new Latencies()];
     const apiSlices: Slice[] = [];
     const rawSlices: Slice[] = [];
+    const ldapDuringApi = new Map<string, number>();
     for (let round = 1; round <= options.rounds; round++) {
+      const ldapBefore = await ldapOperations(service.url);
       apiSlices.push(
         await limited(
           `${scenario.id} (API, round ${round})`,
@@ -438,6 +453,10 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
           ),
         ),
       );
+      for (const [operation, count] of await ldapOperations(service.url)) {
+        const made = count - (ldapBefore.get(operation) ?? 0);
+        if (made > 0) ldapDuringApi.set(operation, (ldapDuringApi.get(operation) ?? 0) + made);
+      }
       rawSlices.push(
         await limited(
           `${scenario.id} (raw, round ${round})`,
@@ -461,6 +480,9 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
       api,
       raw,
       ratio: api.perSecond / raw.perSecond,
+      ldapPerRequest: Object.fromEntries(
+        [...ldapDuringApi].map(([operation, count]) => [operation, count / api.operations]),
+      ),
     });
     log(
       `N = ${definitions}: ${scenario.id}: API ${api.perSecond.toFixed(0)}/s p50 ${api.p50.toFixed(2)} ms` +

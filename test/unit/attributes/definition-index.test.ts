@@ -82,6 +82,49 @@ describe('DefinitionIndex', () => {
     expect(index.lookup('name', 'NI14')).to.deep.equal([]);
   });
 
+  it('keeps sort orders right through bursts of changes of every size between two reads', () => {
+    const all = sample();
+    const index = new DefinitionIndex();
+    index.replaceAll(all, index.mark());
+    const byDisplayName = parseListQuery({ sortBy: 'displayName', limit: 200 }, 200);
+    const byName = parseListQuery(
+      { sortBy: 'name', sortOrder: 'descending', startIndex: 150, limit: 200 },
+      200,
+    );
+    const current = new Map(all.map((s) => [s.definition.inum, s]));
+    let random = 7;
+    const next = (below: number) => (random = (random * 48271) % 2147483647) % below;
+    let version = 2;
+    // Below, at and above what an order brings up to date in place; the last burst makes the order
+    // bring itself up to date before it is read.
+    for (const burst of [1, 5, 64, 65, 300, 5000]) {
+      for (let i = 0; i < burst; i++) {
+        const inum = `I${next(1200)}`;
+        const choice = next(10);
+        if (choice === 0) {
+          index.remove(inum);
+          current.delete(inum);
+        } else if (choice === 1 && current.has(inum)) {
+          // The same object again: no change of place.
+          index.put(current.get(inum) as StoredAttribute);
+        } else {
+          const changed = stored(inum, { displayName: `Edu ${next(40)}` }, String(version++));
+          index.put(changed);
+          current.set(inum, changed);
+        }
+      }
+      for (const query of [byDisplayName, byName]) {
+        const expected = sortAndPage([...current.values()], query);
+        const page = index.list(query);
+        expect(page.totalEntriesCount, `after ${burst}`).to.equal(expected.totalEntriesCount);
+        expect(
+          page.entries.map((s) => s.definition.inum),
+          `after ${burst}`,
+        ).to.deep.equal(expected.entries.map((s) => s.definition.inum));
+      }
+    }
+  });
+
   it('does not let a read that overlapped a local change undo it', () => {
     const index = new DefinitionIndex();
     index.replaceAll([stored('A', {}, '1')], index.mark());
