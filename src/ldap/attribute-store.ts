@@ -247,17 +247,13 @@ export class LdapAttributeStore implements AttributeStore {
         await this.directory.run((c) => c.modify(current.dn, back));
         throw nameTaken(newName);
       }
-      await this.names.release(oldName, current.dn);
     }
     return this.written(current.dn, postRead);
   }
 
   async remove(inum: string, expected?: StoredAttribute): Promise<boolean> {
-    const dn = this.dnOf(inum);
-    const name = (expected ?? (await this.read(dn)))?.definition.name;
     try {
-      await this.directory.run((c) => c.del(dn, expected ? unchanged(expected) : []));
-      if (name) await this.names.release(name, dn);
+      await this.directory.run((c) => c.del(this.dnOf(inum), expected ? unchanged(expected) : []));
       return true;
     } catch (error) {
       if (error instanceof NoSuchObjectError) return false;

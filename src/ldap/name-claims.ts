@@ -14,7 +14,9 @@ export type Holds = (dn: string, name: string) => Promise<boolean>;
  * writers slip between the two).
  *
  * Definitions are written before they claim, so a claim whose definition no longer carries the name
- * (deleted or renamed, or a write interrupted half way) is stale and is taken over.
+ * (deleted or renamed, or a write interrupted half way) is stale and is taken over. Claims are therefore
+ * never given up: a delete or rename leaves its claim to the next definition that takes the name (a
+ * modify instead of an add), which spares each of them a second commit in the directory.
  */
 export class NameClaims {
   private readonly container: string;
@@ -68,20 +70,5 @@ export class NameClaims {
       if ((error as { code?: number }).code === AssertionControl.FAILED) return false;
       throw error;
     }
-  }
-
-  /** Gives up `owner`'s claim on `name`; a claim held by someone else is left alone. */
-  async release(name: string, owner: string): Promise<void> {
-    const mine = new AssertionControl(new EqualityFilter({ attribute: 'seeAlso', value: owner }));
-    await this.directory
-      .run((c) => c.del(this.dnOf(name), mine))
-      .catch((error: unknown) => {
-        if (
-          error instanceof NoSuchObjectError ||
-          (error as { code?: number }).code === AssertionControl.FAILED
-        )
-          return;
-        throw error;
-      });
   }
 }

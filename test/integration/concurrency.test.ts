@@ -356,4 +356,51 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
       expect(total).to.equal(1);
     }
   });
+
+  it('frees the name of a deleted or renamed definition for one new holder, across instances', async () => {
+    const race = async (name: string) => {
+      // Each instance checks the name against what it knows first; let both learn of the last change.
+      for (const app of [a, b]) {
+        const started = Date.now();
+        const holders = async () =>
+          (await call(app, 'GET', `/attributes?fieldValuePair=name%3D${name}`, as(app))).body
+            .totalEntriesCount as number;
+        while ((await holders()) > 0 && Date.now() - started < 2000)
+          await new Promise((r) => setTimeout(r, 20));
+      }
+      const replies = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => {
+          const app = i % 2 === 0 ? a : b;
+          return call(app, 'POST', '/attributes', {
+            ...as(app),
+            body: { name, displayName: 'Again', dataType: 'string' },
+          });
+        }),
+      );
+      const won = replies.filter((r) => r.status === 201);
+      expect(won, name).to.have.length(1);
+      expect(replies.filter((r) => r.status === 409)).to.have.length(9);
+      return won[0]?.body as { inum: string; dn: string };
+    };
+    const name = uniqueName('again');
+    const first = await race(name);
+    const deleted = await call(b, 'DELETE', `/attributes/${first.inum}`, as(b));
+    expect(deleted.status).to.equal(204);
+    const second = await race(name);
+    expect([...(await holdersOf(name)).keys()]).to.deep.equal([second.inum]);
+
+    const renamed = await call(a, 'PATCH', `/attributes/${second.inum}`, {
+      ...as(a),
+      body: [{ op: 'replace', path: '/name', value: uniqueName('elsewhere') }],
+    });
+    expect(renamed.status).to.equal(200);
+    const third = await race(name);
+    expect([...(await holdersOf(name)).keys()]).to.deep.equal([third.inum]);
+    // The definition that gave the name up cannot take it back from its new holder.
+    const back = await call(a, 'PATCH', `/attributes/${second.inum}`, {
+      ...as(a),
+      body: [{ op: 'replace', path: '/name', value: name }],
+    });
+    expect(back.status).to.equal(409);
+  });
 });
