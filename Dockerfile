@@ -35,5 +35,5 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# The young generation kept small, as `npm start` does (see src/main.ts).
+# What `npm start` runs, compiled by `npm run build` above (src/main.ts sets the heap's growth itself).
 CMD ["node", "dist/main.js"]

@@ -378,8 +378,7 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
       env: { LDAP_POOL_SIZE: String(options.poolSize) },
       nodeArgs: [
         ...options.serviceNodeArgs,
-        // Default file names: CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main
-        // thread (tsx's module loader runs in a thread of its own and writes a second, idle profile).
+        // Default file names: CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main one.
         ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
       ],
     }),

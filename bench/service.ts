@@ -93,14 +93,28 @@ async function tail(file: string): Promise<string> {
     .join('\n');
 }
 
-/** The Node options of `npm start` (its script is `node <options> src/main.ts`), so the bench runs that. */
-async function startOptions(): Promise<string[]> {
+const MAIN = 'dist/main.js';
+
+/**
+ * Does what `npm start` does before it starts Node (its `prestart`: compiling the sources, under a
+ * second), and returns the Node options of its script (`node <options> dist/main.js`).
+ */
+async function prepareStart(): Promise<string[]> {
   const { scripts } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
     scripts: { start: string };
   };
   const [node, ...args] = scripts.start.split(/\s+/);
-  if (node !== 'node' || args.pop() !== 'src/main.ts')
-    throw new Error(`unexpected start script: ${scripts.start}`);
+  if (node !== 'node' || args.pop() !== MAIN) throw new Error(`unexpected start script: ${scripts.start}`);
+  await new Promise<void>((done, fail) => {
+    const npm = spawn('npm', ['run', '-s', 'prestart'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    npm.once('error', fail);
+    npm.once('exit', (code) =>
+      code === 0 ? done() : fail(new Error(`npm run prestart exited with ${code}`)),
+    );
+  });
   return args;
 }
 
@@ -141,8 +155,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   };
   const started = performance.now();
   // The caller's options last, so that they can override those of npm start.
-  const nodeArgs = [...(await startOptions()), ...(options.nodeArgs ?? [])];
-  const child = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
+  const nodeArgs = [...(await prepareStart()), ...(options.nodeArgs ?? [])];
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
     cwd: ROOT,
     env,
     stdio: ['ignore', out, out],

@@ -10,9 +10,12 @@ import { assertMatchesContract, tempDir } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** What `npm start` runs, as its own process, with its own private slapd under DATA_DIR. */
+/** What `npm start` runs after its `prestart` has compiled the sources (see `before`). */
+const MAIN = 'dist/main.js';
+
+/** `npm start`, as its own process, with its own private slapd under DATA_DIR. */
 async function npmStart(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
     env: { ...process.env, ...env },
   });
@@ -39,6 +42,8 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
+    const compile = spawnSync('npm', ['run', '-s', 'prestart'], { cwd: ROOT, encoding: 'utf8' });
+    expect(compile.status, compile.stderr).to.equal(0);
     dataDir = await tempDir('embedded');
     env = { DATA_DIR: dataDir, PORT: String(await freePort()), LOG_LEVEL: 'info', LDAP_URL: '' };
   });
@@ -152,7 +157,7 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
   });
 
   it('says how to install slapd when it is missing, and exits non-zero', () => {
-    const run = spawnSync('npx', ['tsx', 'src/main.ts'], {
+    const run = spawnSync(process.execPath, [MAIN], {
       cwd: ROOT,
       env: { ...process.env, ...env, SLAPD_PATH: '/nonexistent/slapd' },
       encoding: 'utf8',
@@ -162,7 +167,7 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
   });
 
   it('fails at start with a clear message on a bad setting', () => {
-    const run = spawnSync('npx', ['tsx', 'src/main.ts'], {
+    const run = spawnSync(process.execPath, [MAIN], {
       cwd: ROOT,
       env: { ...process.env, ...env, PORT: 'eighty' },
       encoding: 'utf8',
