@@ -19,10 +19,10 @@ const MAX_RESULTS = 32;
 const lower = (s: StoredAttribute) => s.definition.inum.toLowerCase();
 
 /**
- * Every definition in memory, each stored once: by inum, in sort orders built on first use and then
- * brought up to date with the changes since whenever they are read, and with the results of recent list
- * queries until the next change. Answers
- * exactly what a search of the directory followed by `sortAndPage` answers.
+ * Every definition in memory, each stored once: by inum, in sort orders built on first use and brought up
+ * to date with the changes since whenever they are read, and with the results of recent list queries
+ * until the next change. Answers exactly what a search of the directory followed by `sortAndPage`
+ * answers.
  *
  * Reads from the directory can overlap changes made through this instance. Each such change bumps a
  * generation; a reader takes the generation before it reads (`mark`) and hands it back with what it read
@@ -263,20 +263,23 @@ class Order {
     if (changes === 0) return this.sorted;
     const added = sorted([...this.added], this.field);
     const at = (stored: StoredAttribute) => position(this.sorted, this.field, stored);
+    /** Where a removed definition is (its key is unchanged, so the search finds it), or -1. */
+    const placeOf = (stored: StoredAttribute) => {
+      const found = at(stored);
+      return this.sorted[found] === stored ? found : this.sorted.indexOf(stored);
+    };
     if (changes <= MAX_IN_PLACE) {
       for (const stored of this.removed) {
-        const found = at(stored);
-        this.sorted.splice(this.sorted[found] === stored ? found : this.sorted.indexOf(stored), 1);
+        const found = placeOf(stored);
+        if (found >= 0) this.sorted.splice(found, 1);
       }
       for (const stored of added) this.sorted.splice(at(stored), 0, stored);
     } else {
       // Places are found by binary search and the array is copied once: a pass that looked at every
       // definition would wait on memory for each of them (about 20 ms at 100 000).
       const cuts = [...this.removed]
-        .map((stored) => {
-          const found = at(stored);
-          return this.sorted[found] === stored ? found : this.sorted.indexOf(stored);
-        })
+        .map(placeOf)
+        .filter((found) => found >= 0)
         .sort((a, b) => a - b);
       const inserts = added.map(at);
       const merged: StoredAttribute[] = [];
