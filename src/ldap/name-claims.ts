@@ -54,8 +54,11 @@ export class NameClaims {
     );
     const holder = String(searchEntries[0]?.seeAlso ?? '');
     const version = String(searchEntries[0]?.entryCSN ?? '');
-    if (holder.toLowerCase() === owner.toLowerCase()) return true;
-    if (holder && (await this.holds(holder, name))) return false;
+    // A claim naming this owner was left when it gave the name up. Taking it back is a conditional write
+    // like any take-over (a replace by the same value still gives the claim a new entryCSN), so that a
+    // writer that found the claim stale in the same version cannot take it over as well.
+    const mine = holder.toLowerCase() === owner.toLowerCase();
+    if (!mine && holder && (await this.holds(holder, name))) return false;
     try {
       const takeOver = new Change({
         operation: 'replace',
@@ -66,7 +69,7 @@ export class NameClaims {
       return true;
     } catch (error) {
       if (error instanceof NoSuchObjectError) return this.claim(name, owner);
-      // Someone else took the stale claim first.
+      // Someone else took the claim first.
       if ((error as { code?: number }).code === AssertionControl.FAILED) return false;
       throw error;
     }

@@ -403,4 +403,43 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
     });
     expect(back.status).to.equal(409);
   });
+
+  it('lets a definition taking back a name it gave up race like any other writer', async () => {
+    for (let round = 0; round < 5; round++) {
+      const name = uniqueName('back');
+      const { inum } = await create({ name });
+      const away = await call(a, 'PATCH', `/attributes/${inum}`, {
+        ...as(a),
+        body: [{ op: 'replace', path: '/name', value: uniqueName('away') }],
+      });
+      expect(away.status).to.equal(200);
+      for (const app of [a, b]) {
+        for (const started = Date.now(); Date.now() - started < 2000;) {
+          const found = await call(app, 'GET', `/attributes?fieldValuePair=name%3D${name}`, as(app));
+          if (found.body.totalEntriesCount === 0) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      const replies = await Promise.all([
+        call(b, 'PATCH', `/attributes/${inum}`, {
+          ...as(b),
+          body: [{ op: 'replace', path: '/name', value: name }],
+        }),
+        ...Array.from({ length: 9 }, (_, i) => {
+          const app = i % 2 === 0 ? a : b;
+          return call(app, 'POST', '/attributes', {
+            ...as(app),
+            body: { name, displayName: 'Contender', dataType: 'string' },
+          });
+        }),
+      ]);
+      const statuses = replies.map((r) => r.status);
+      expect(
+        statuses.filter((s) => s === 200 || s === 201),
+        String(statuses),
+      ).to.have.length(1);
+      expect(statuses.filter((s) => s === 409)).to.have.length(9);
+      expect((await holdersOf(name)).size, 'definitions holding the name').to.equal(1);
+    }
+  });
 });
