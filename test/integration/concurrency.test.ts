@@ -59,6 +59,25 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
     }
   }
 
+  /**
+   * What each instance lists under `name`, once both list `count` definitions (or 2 s passed): each learns
+   * of the other's writes within a poll of the change log.
+   */
+  async function listedByBoth(name: string, count: number): Promise<number[]> {
+    const totals: number[] = [];
+    for (const app of [a, b]) {
+      let total = -1;
+      for (const started = Date.now(); Date.now() - started < 2000;) {
+        const found = await call(app, 'GET', `/attributes?fieldValuePair=name%3D${name}`, as(app));
+        total = found.body.totalEntriesCount;
+        if (total === count) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      totals.push(total);
+    }
+    return totals;
+  }
+
   it('tags every single-definition response and answers If-None-Match with 304', async () => {
     const { inum, etag } = await create();
     // The entry's entryCSN, quoted: a strong tag that changes with every change of the entry.
@@ -346,28 +365,13 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
     expect(statuses.filter((s) => s === 409)).to.have.length(49);
     // Each instance lists the winner once it knows of it: at once when it wrote it, within a poll of the
     // change log when the other one did.
-    for (const app of [a, b]) {
-      let total = 0;
-      for (const started = Date.now(); total === 0 && Date.now() - started < 2000;) {
-        const found = await call(app, 'GET', `/attributes?fieldValuePair=name%3D${name}`, as(app));
-        total = found.body.totalEntriesCount;
-        if (total === 0) await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(total).to.equal(1);
-    }
+    expect(await listedByBoth(name, 1)).to.deep.equal([1, 1]);
   });
 
   it('frees the name of a deleted or renamed definition for one new holder, across instances', async () => {
     const race = async (name: string) => {
       // Each instance checks the name against what it knows first; let both learn of the last change.
-      for (const app of [a, b]) {
-        const started = Date.now();
-        const holders = async () =>
-          (await call(app, 'GET', `/attributes?fieldValuePair=name%3D${name}`, as(app))).body
-            .totalEntriesCount as number;
-        while ((await holders()) > 0 && Date.now() - started < 2000)
-          await new Promise((r) => setTimeout(r, 20));
-      }
+      expect(await listedByBoth(name, 0)).to.deep.equal([0, 0]);
       const replies = await Promise.all(
         Array.from({ length: 10 }, (_, i) => {
           const app = i % 2 === 0 ? a : b;
@@ -413,13 +417,7 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
         body: [{ op: 'replace', path: '/name', value: uniqueName('away') }],
       });
       expect(away.status).to.equal(200);
-      for (const app of [a, b]) {
-        for (const started = Date.now(); Date.now() - started < 2000;) {
-          const found = await call(app, 'GET', `/attributes?fieldValuePair=name%3D${name}`, as(app));
-          if (found.body.totalEntriesCount === 0) break;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      expect(await listedByBoth(name, 0)).to.deep.equal([0, 0]);
       const replies = await Promise.all([
         call(b, 'PATCH', `/attributes/${inum}`, {
           ...as(b),
