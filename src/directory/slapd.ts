@@ -5,7 +5,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Attribute, Change, Client, ResultCodeError } from 'ldapts';
+import { Attribute, Change, Client, EqualityFilter, ResultCodeError } from 'ldapts';
 import { upgradeSchema } from './schema-upgrade.js';
 
 /** The project's schema files, in load order (after the system's core, cosine and inetorgperson). */
@@ -104,7 +104,19 @@ const INDEXES = [
   'entryCSN eq',
   'entryUUID eq',
 ];
-const MAIN_DATABASE = 'olcDatabase={1}mdb,cn=config';
+
+/**
+ * Subtrees kept in databases of their own, glued under the main one (one tree to clients). Every write
+ * commits its database on its own, with its own lock and sync, so the name claim and the audit record of
+ * a request no longer queue behind definition writes for the main database's commits. The inner suffix
+ * must come first in the configuration, so these take the database numbers before the main one.
+ */
+const SUBORDINATES = [
+  { ou: 'attributeNames', indexes: [] },
+  { ou: 'audit', indexes: ['registryAuditTarget eq'] },
+];
+const SUBORDINATE_INDEXES = ['objectClass eq', 'entryCSN eq', 'entryUUID eq'];
+const MAIN = SUBORDINATES.length + 1;
 
 /** `{SSHA}` hash as slapd expects it, so the configuration never holds the password in clear. */
 function ssha(password: string): string {
@@ -123,24 +135,50 @@ interface ConfigOptions {
   tls?: { certFile: string; keyFile: string; startTls?: boolean };
 }
 
-/** syncprov on every server (so any can be replicated from); syncrepl towards each peer. */
-function replicationLdif(options: ConfigOptions): { global: string; database: string } {
-  const replication = options.replication;
-  if (!replication) return { global: '', database: '' };
-  const consumers = replication.peers.map(
+/**
+ * Replication of one database: it consumes from each peer (rids `firstRid` on) and provides to them
+ * (syncprov, configured with the database). Every database replicates on its own: a write to a
+ * subordinate database never passes through the main database's provider.
+ */
+function syncrepl(options: ConfigOptions, searchBase: string, firstRid: number, filter = ''): string {
+  if (!options.replication) return '';
+  const consumers = options.replication.peers.map(
     (peer, i) =>
-      `olcSyncrepl: {${i}}rid=${String(i + 1).padStart(3, '0')} provider=${peer} bindmethod=simple ` +
-      `binddn="${options.bindDn}" credentials=${options.password} searchbase="${options.suffix}" ` +
+      `olcSyncrepl: {${i}}rid=${String(firstRid + i).padStart(3, '0')} provider=${peer} bindmethod=simple ` +
+      `binddn="${options.bindDn}" credentials=${options.password} searchbase="${searchBase}" ` +
+      (filter ? `filter="${filter}" ` : '') +
       'type=refreshAndPersist retry="1 +" timeout=3 network-timeout=3',
   );
-  return {
-    global: `olcServerID: ${replication.serverId}\n`,
-    database: [...consumers, 'olcMultiProvider: TRUE', ''].join('\n'),
-  };
+  return [...consumers, 'olcMultiProvider: TRUE', ''].join('\n');
+}
+
+/** A subordinate database (see SUBORDINATES), replicated like the main one. */
+function subordinateLdif(options: ConfigOptions, position: number, ou: string, indexes: string[]): string {
+  const dn = `olcDatabase={${position}}mdb,cn=config`;
+  return `dn: ${dn}
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {${position}}mdb
+olcSuffix: ou=${ou},${options.suffix}
+olcSubordinate: TRUE
+olcDbDirectory: ${join(options.dataDir, ou)}
+olcRootDN: ${options.bindDn}
+olcDbMaxSize: 4294967296
+${[...SUBORDINATE_INDEXES, ...indexes].map((index) => `olcDbIndex: ${index}`).join('\n')}
+olcAccess: to * by anonymous auth by * none
+${syncrepl(options, `ou=${ou},${options.suffix}`, position * 100 + 1)}
+dn: olcOverlay={0}syncprov,${dn}
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {0}syncprov
+olcSpCheckpoint: 100 10
+
+`;
 }
 
 function configLdif(options: ConfigOptions): string {
-  const replication = replicationLdif(options);
+  // The main database's peers search through their glue, which would hand it the subordinates' entries.
+  const ownEntries = `(!(|${SUBORDINATES.map((sub) => `(entryDN:dnSubtreeMatch:=ou=${sub.ou},${options.suffix})`).join('')}))`;
   const hash = ssha(options.password);
   const includes = [
     ...SYSTEM_SCHEMAS.map((f) => join(SYSTEM_SCHEMA_DIR, f)),
@@ -150,7 +188,7 @@ function configLdif(options: ConfigOptions): string {
 objectClass: olcGlobal
 cn: config
 olcPidFile: ${join(options.dataDir, 'run', 'slapd.pid')}
-${options.tls ? `olcTLSCertificateFile: ${options.tls.certFile}\nolcTLSCertificateKeyFile: ${options.tls.keyFile}\n` : ''}${options.tls?.startTls ? 'olcSecurity: tls=1\n' : ''}${replication.global}
+${options.tls ? `olcTLSCertificateFile: ${options.tls.certFile}\nolcTLSCertificateKeyFile: ${options.tls.keyFile}\n` : ''}${options.tls?.startTls ? 'olcSecurity: tls=1\n' : ''}${options.replication ? `olcServerID: ${options.replication.serverId}\n` : ''}
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
 cn: module{0}
@@ -177,10 +215,10 @@ olcDatabase: {0}config
 olcRootDN: ${options.configDn}
 olcRootPW: ${hash}
 
-dn: ${MAIN_DATABASE}
+${SUBORDINATES.map((sub, i) => subordinateLdif(options, i + 1, sub.ou, sub.indexes)).join('')}dn: olcDatabase={${MAIN}}mdb,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
-olcDatabase: {1}mdb
+olcDatabase: {${MAIN}}mdb
 olcSuffix: ${options.suffix}
 olcDbDirectory: ${join(options.dataDir, 'db')}
 olcRootDN: ${options.bindDn}
@@ -188,20 +226,20 @@ olcRootPW: ${hash}
 olcDbMaxSize: 4294967296
 ${INDEXES.map((index) => `olcDbIndex: ${index}`).join('\n')}
 olcAccess: to * by anonymous auth by * none
-${replication.database}
-dn: olcOverlay={0}unique,olcDatabase={1}mdb,cn=config
+${syncrepl(options, options.suffix, 1, ownEntries)}
+dn: olcOverlay={0}unique,olcDatabase={${MAIN}}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcUniqueConfig
 olcOverlay: {0}unique
 olcUniqueURI: ldap:///ou=attributes,${options.suffix}?jansAttrName?one
 
-dn: olcOverlay={1}syncprov,olcDatabase={1}mdb,cn=config
+dn: olcOverlay={1}syncprov,olcDatabase={${MAIN}}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcSyncProvConfig
 olcOverlay: {1}syncprov
 olcSpCheckpoint: 100 10
 
-dn: olcOverlay={2}accesslog,olcDatabase={1}mdb,cn=config
+dn: olcOverlay={2}accesslog,olcDatabase={${MAIN}}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcAccessLogConfig
 olcOverlay: {2}accesslog
@@ -210,10 +248,10 @@ olcAccessLogBase: writes ou=attributes,${options.suffix}
 olcAccessLogSuccess: TRUE
 olcAccessLogPurge: 01:00 00:10
 
-dn: olcDatabase={2}mdb,cn=config
+dn: olcDatabase={${MAIN + 1}}mdb,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
-olcDatabase: {2}mdb
+olcDatabase: {${MAIN + 1}}mdb
 olcSuffix: ${CHANGE_LOG}
 olcDbDirectory: ${join(options.dataDir, 'changelog')}
 olcRootDN: ${options.bindDn}
@@ -276,6 +314,7 @@ async function waitUntilServing(url: string, child: ChildProcess, stderr: () => 
  */
 async function upgradeExisting(
   url: string,
+  suffix: string,
   configDn: string,
   password: string,
   startTls = false,
@@ -290,16 +329,19 @@ async function upgradeExisting(
       client,
       PROJECT_SCHEMAS.map((file) => join(SCHEMA_DIR, file)),
     );
-    const { searchEntries } = await client.search(MAIN_DATABASE, {
-      scope: 'base',
+    // The main database's number depends on the version that created the configuration.
+    const { searchEntries } = await client.search('cn=config', {
+      scope: 'one',
+      filter: new EqualityFilter({ attribute: 'olcSuffix', value: suffix }),
       attributes: ['olcDbIndex'],
     });
+    const main = searchEntries[0]?.dn ?? '';
     const attributeOf = (index: string) => index.split(/\s/)[0]?.toLowerCase();
     const indexed = new Set([searchEntries[0]?.olcDbIndex ?? []].flat().map((i) => attributeOf(String(i))));
     const missing = INDEXES.filter((index) => !indexed.has(attributeOf(index)));
     if (missing.length > 0) {
       await client.modify(
-        MAIN_DATABASE,
+        main,
         new Change({
           operation: 'add',
           modification: new Attribute({ type: 'olcDbIndex', values: missing }),
@@ -340,8 +382,10 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
     await rm(join(dataDir, 'db'), { recursive: true, force: true });
     await mkdir(configDir, { recursive: true });
     await mkdir(join(dataDir, 'db'), { recursive: true });
-    await rm(join(dataDir, 'changelog'), { recursive: true, force: true });
-    await mkdir(join(dataDir, 'changelog'), { recursive: true });
+    for (const directory of ['changelog', ...SUBORDINATES.map((sub) => sub.ou)]) {
+      await rm(join(dataDir, directory), { recursive: true, force: true });
+      await mkdir(join(dataDir, directory), { recursive: true });
+    }
     const ldifFile = join(runDir, 'config.ldif');
     await writeFile(
       ldifFile,
@@ -383,7 +427,7 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
   try {
     await waitUntilServing(url, child, () => stderr);
     if (!created) {
-      schemaChanges = await upgradeExisting(url, configDn, password, options.tls?.startTls);
+      schemaChanges = await upgradeExisting(url, options.suffix, configDn, password, options.tls?.startTls);
     }
   } catch (error) {
     child.kill('SIGKILL');

@@ -90,6 +90,43 @@ describe('two directory providers replicating each other, one service instance o
     expect(Date.now() - started).to.be.below(5000);
   });
 
+  it('carries the name claim and the audit record, kept in databases of their own, to the other provider', async () => {
+    const created = await call(a, 'POST', '/attributes', {
+      token: a.adminToken,
+      body: { name: 'replicated_three', displayName: 'Claimed', dataType: 'string' },
+    });
+    expect(created.status).to.equal(201);
+    const second = providers[1] as RunningSlapd;
+    const reader = new Client({ url: second.url });
+    await reader.bind(second.bindDn, second.password);
+    try {
+      const found = (base: string, filter: string) => async () =>
+        (
+          await reader
+            .search(base, { scope: 'one', filter, attributes: ['seeAlso'] })
+            .catch(() => ({ searchEntries: [] }))
+        ).searchEntries;
+      const claim = await eventually(
+        'the claim on the second provider',
+        found('ou=attributeNames,o=jans', '(cn=replicated_three)'),
+        (entries) => entries.length === 1,
+      );
+      expect(String(claim[0]?.seeAlso)).to.match(new RegExp(`^inum=${created.body.inum},`, 'i'));
+      await eventually(
+        'the audit record on the second provider',
+        found('ou=audit,o=jans', `(registryAuditTarget=${created.body.inum})`),
+        (entries) => entries.length === 1,
+      );
+    } finally {
+      await reader.unbind();
+    }
+    const again = await call(b, 'POST', '/attributes', {
+      token: b.adminToken,
+      body: { name: 'replicated_three', displayName: 'Twice', dataType: 'string' },
+    });
+    expect(again.status, 'the name is taken on the other instance too').to.equal(409);
+  });
+
   it('refuses, through the other instance, a change based on a state that has been replaced', async () => {
     const created = await call(a, 'POST', '/attributes', {
       token: a.adminToken,
