@@ -106,10 +106,13 @@ const INDEXES = [
 ];
 
 /**
- * Subtrees kept in databases of their own, glued under the main one (one tree to clients). Every write
- * commits its database on its own, with its own lock and sync, so the name claim and the audit record of
- * a request no longer queue behind definition writes for the main database's commits. The inner suffix
- * must come first in the configuration, so these take the database numbers before the main one.
+ * Subtrees kept in databases of their own: every write commits its database on its own, with its own
+ * lock and sync, so the name claim and the audit record of a request do not queue behind definition
+ * writes for the main database's commits. They are not glued under the main database: slapd 2.5.13
+ * refuses (unwillingToPerform) a paged search of a glued database whose last page ends exactly at its
+ * last entry. So a search of the suffix does not include them; the service reads each under its own
+ * base. A database whose suffix is inside another's must come first: these take the numbers before the
+ * main one.
  */
 const SUBORDINATES = [
   { ou: 'attributeNames', indexes: [] },
@@ -137,16 +140,14 @@ interface ConfigOptions {
 
 /**
  * Replication of one database: it consumes from each peer (rids `firstRid` on) and provides to them
- * (syncprov, configured with the database). Every database replicates on its own: a write to a
- * subordinate database never passes through the main database's provider.
+ * (syncprov, configured with the database). Every database replicates on its own.
  */
-function syncrepl(options: ConfigOptions, searchBase: string, firstRid: number, filter = ''): string {
+function syncrepl(options: ConfigOptions, searchBase: string, firstRid: number): string {
   if (!options.replication) return '';
   const consumers = options.replication.peers.map(
     (peer, i) =>
       `olcSyncrepl: {${i}}rid=${String(firstRid + i).padStart(3, '0')} provider=${peer} bindmethod=simple ` +
       `binddn="${options.bindDn}" credentials=${options.password} searchbase="${searchBase}" ` +
-      (filter ? `filter="${filter}" ` : '') +
       'type=refreshAndPersist retry="1 +" timeout=3 network-timeout=3',
   );
   return [...consumers, 'olcMultiProvider: TRUE', ''].join('\n');
@@ -160,7 +161,6 @@ objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
 olcDatabase: {${position}}mdb
 olcSuffix: ou=${ou},${options.suffix}
-olcSubordinate: TRUE
 olcDbDirectory: ${join(options.dataDir, ou)}
 olcRootDN: ${options.bindDn}
 olcDbMaxSize: 4294967296
@@ -177,8 +177,6 @@ olcSpCheckpoint: 100 10
 }
 
 function configLdif(options: ConfigOptions): string {
-  // The main database's peers search through their glue, which would hand it the subordinates' entries.
-  const ownEntries = `(!(|${SUBORDINATES.map((sub) => `(entryDN:dnSubtreeMatch:=ou=${sub.ou},${options.suffix})`).join('')}))`;
   const hash = ssha(options.password);
   const includes = [
     ...SYSTEM_SCHEMAS.map((f) => join(SYSTEM_SCHEMA_DIR, f)),
@@ -226,7 +224,7 @@ olcRootPW: ${hash}
 olcDbMaxSize: 4294967296
 ${INDEXES.map((index) => `olcDbIndex: ${index}`).join('\n')}
 olcAccess: to * by anonymous auth by * none
-${syncrepl(options, options.suffix, 1, ownEntries)}
+${syncrepl(options, options.suffix, 1)}
 dn: olcOverlay={0}unique,olcDatabase={${MAIN}}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcUniqueConfig
