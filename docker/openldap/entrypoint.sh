@@ -5,13 +5,14 @@
 # system schemas core, cosine and inetorgperson, then the project's ldif/schema/eduperson.ldif
 # and ldif/schema/jans.ldif, an mdb database for o=jans with the `unique` overlay on jansAttrName
 # under ou=attributes, `syncprov` (contextCSN) and `accesslog` (writes under ou=attributes, kept an
-# hour in a second database, cn=changelog, which the registry polls to keep its index current) — and
+# hour in a second database, cn=changelog, which the registry polls to keep its index current), with
+# the name claims (ou=attributeNames) and the audit trail (ou=audit) in databases of their own — and
 # loads ldif/base.ldif, attributes.ldif and scopes.ldif into it with slapadd.
 # This mirrors the embedded directory of src/directory/slapd.ts. Later starts reuse the volume.
 # Every start: runs slapd in the foreground as this (non-root) user.
 #
 # Multi-provider replication (the `replicated` profile of docker-compose.yml): with LDAP_PEER_URLS
-# set, the first start also gives cn=config an olcServerID and, on the o=jans database,
+# set, the first start also gives cn=config an olcServerID and, on each of the three databases,
 # one olcSyncrepl per peer (refreshAndPersist, bound as cn=admin,o=jans with LDAP_ADMIN_PASSWORD,
 # which all providers must therefore share) and olcMultiProvider: TRUE. Only the provider with
 # LDAP_SEED=true loads base.ldif, attributes.ldif and scopes.ldif; the others start empty and receive the seed
@@ -49,6 +50,8 @@ MODULE_DIR=/usr/lib/ldap
 config_dir="$LDAP_DATA_DIR/slapd.d"
 db_dir="$LDAP_DATA_DIR/db"
 changelog_dir="$LDAP_DATA_DIR/changelog"
+names_dir="$LDAP_DATA_DIR/attributeNames"
+audit_dir="$LDAP_DATA_DIR/audit"
 marker="$LDAP_DATA_DIR/.initialized"
 
 log() { printf 'openldap-entrypoint: %s\n' "$*" >&2; }
@@ -67,7 +70,7 @@ ldif_line() {
 # ends with a newline, so that no blank line splits an entry and the configuration without
 # replication stays as it was.
 replication_config() {
-  server_id_line='' syncrepl_lines=''
+  server_id_line='' syncrepl_lines='' syncrepl_names='' syncrepl_audit=''
   [ -n "$LDAP_PEER_URLS" ] || return 0
   case "$LDAP_SERVER_ID" in
     '' | *[!0-9]* | 0*)
@@ -105,21 +108,59 @@ replication_config() {
         ;;
     esac
     index=$((index + 1))
-    rid="$(printf '%03d' "$index")"
-    syncrepl_lines="$syncrepl_lines$(ldif_line olcSyncrepl "{$((index - 1))}rid=$rid provider=$url \
-bindmethod=simple binddn=\"cn=admin,$SUFFIX\" credentials=\"$LDAP_ADMIN_PASSWORD\" searchbase=\"$SUFFIX\" \
-type=refreshAndPersist retry=\"1 +\" timeout=3 network-timeout=3")
+    syncrepl_lines="$syncrepl_lines$(syncrepl_line "$url" "$SUFFIX" 0)
+"
+    syncrepl_names="$syncrepl_names$(syncrepl_line "$url" "ou=attributeNames,$SUFFIX" 100)
+"
+    syncrepl_audit="$syncrepl_audit$(syncrepl_line "$url" "ou=audit,$SUFFIX" 200)
 "
   done
   set +f
-  if [ "$index" -eq 0 ] || [ "$index" -gt 999 ]; then
-    log "LDAP_PEER_URLS must list 1 to 999 URLs (got $index)"
+  if [ "$index" -eq 0 ] || [ "$index" -gt 99 ]; then
+    log "LDAP_PEER_URLS must list 1 to 99 URLs (got $index)"
     exit 1
   fi
   server_id_line="olcServerID: $LDAP_SERVER_ID
 "
   syncrepl_lines="${syncrepl_lines}olcMultiProvider: TRUE
 "
+  syncrepl_names="${syncrepl_names}olcMultiProvider: TRUE
+"
+  syncrepl_audit="${syncrepl_audit}olcMultiProvider: TRUE
+"
+}
+
+# One olcSyncrepl line: peer URL, search base, and the offset of its rid (one range per database).
+syncrepl_line() {
+  ldif_line olcSyncrepl "{$((index - 1))}rid=$(printf '%03d' "$(($3 + index))") provider=$1 \
+bindmethod=simple binddn=\"cn=admin,$SUFFIX\" credentials=\"$LDAP_ADMIN_PASSWORD\" searchbase=\"$2\" \
+type=refreshAndPersist retry=\"1 +\" timeout=3 network-timeout=3"
+}
+
+# A database of its own for ou=$1 (directory $2), ahead of the main one (an inner suffix comes
+# first), replicated like it: $3 is its number, $4 its syncrepl lines, $5 more indexes.
+own_database() {
+  cat <<LDIF
+dn: olcDatabase={$3}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {$3}mdb
+olcSuffix: ou=$1,$SUFFIX
+olcDbDirectory: $2
+olcRootDN: cn=admin,$SUFFIX
+olcDbMaxSize: 4294967296
+olcDbIndex: objectClass eq
+olcDbIndex: entryCSN eq
+olcDbIndex: entryUUID eq
+$5olcAccess: to * by dn.exact="$peer" manage by anonymous auth by * none
+$4
+dn: olcOverlay={0}syncprov,olcDatabase={$3}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {0}syncprov
+olcSpCheckpoint: 100 10
+
+LDIF
 }
 
 initialize() {
@@ -143,8 +184,8 @@ initialize() {
   done
 
   # A first start that was interrupted leaves no marker: start over from nothing.
-  rm -rf "$config_dir" "$db_dir" "$changelog_dir"
-  mkdir -p "$config_dir" "$db_dir" "$changelog_dir"
+  rm -rf "$config_dir" "$db_dir" "$changelog_dir" "$names_dir" "$audit_dir"
+  mkdir -p "$config_dir" "$db_dir" "$changelog_dir" "$names_dir" "$audit_dir"
 
   hash="$(printf '%s' "$LDAP_ADMIN_PASSWORD" | slappasswd -n -T /dev/stdin)"
   # Local administration: `ldapsearch -Y EXTERNAL -H ldapi:///` run inside the container as this user.
@@ -190,10 +231,15 @@ objectClass: olcDatabaseConfig
 olcDatabase: {0}config
 olcAccess: to * by dn.exact="$peer" manage by * none
 
-dn: olcDatabase={1}mdb,cn=config
+$(own_database attributeNames "$names_dir" 1 "$syncrepl_names" '')
+
+$(own_database audit "$audit_dir" 2 "$syncrepl_audit" 'olcDbIndex: registryAuditTarget eq
+')
+
+dn: olcDatabase={3}mdb,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
-olcDatabase: {1}mdb
+olcDatabase: {3}mdb
 olcSuffix: $SUFFIX
 olcDbDirectory: $db_dir
 olcRootDN: cn=admin,$SUFFIX
@@ -213,19 +259,19 @@ olcDbIndex: entryCSN eq
 olcDbIndex: entryUUID eq
 olcAccess: to * by dn.exact="$peer" manage by anonymous auth by * none
 $syncrepl_lines
-dn: olcOverlay={0}unique,olcDatabase={1}mdb,cn=config
+dn: olcOverlay={0}unique,olcDatabase={3}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcUniqueConfig
 olcOverlay: {0}unique
 olcUniqueURI: ldap:///ou=attributes,$SUFFIX?jansAttrName?one
 
-dn: olcOverlay={1}syncprov,olcDatabase={1}mdb,cn=config
+dn: olcOverlay={1}syncprov,olcDatabase={3}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcSyncProvConfig
 olcOverlay: {1}syncprov
 olcSpCheckpoint: 100 10
 
-dn: olcOverlay={2}accesslog,olcDatabase={1}mdb,cn=config
+dn: olcOverlay={2}accesslog,olcDatabase={3}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcAccessLogConfig
 olcOverlay: {2}accesslog
@@ -234,10 +280,10 @@ olcAccessLogBase: writes ou=attributes,$SUFFIX
 olcAccessLogSuccess: TRUE
 olcAccessLogPurge: 01:00 00:10
 
-dn: olcDatabase={2}mdb,cn=config
+dn: olcDatabase={4}mdb,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
-olcDatabase: {2}mdb
+olcDatabase: {4}mdb
 olcSuffix: cn=changelog
 olcDbDirectory: $changelog_dir
 olcRootDN: cn=admin,$SUFFIX

@@ -144,6 +144,8 @@ interface ConfigOptions {
  */
 function syncrepl(options: ConfigOptions, searchBase: string, firstRid: number): string {
   if (!options.replication) return '';
+  // Each database's rids are a range of 100 (rids have three digits).
+  if (options.replication.peers.length > 99) throw new SlapdError('replication: at most 99 peers');
   const consumers = options.replication.peers.map(
     (peer, i) =>
       `olcSyncrepl: {${i}}rid=${String(firstRid + i).padStart(3, '0')} provider=${peer} bindmethod=simple ` +

@@ -40,13 +40,13 @@ describe('the openldap container entrypoint, run without a container', () => {
   });
 
   /** Starts the entrypoint and waits until its slapd answers on the port. */
-  async function start(): Promise<{ child: ChildProcess; log: () => string }> {
-    const child = spawn('sh', [join(ROOT, 'docker/openldap/entrypoint.sh')], { env });
+  async function start(startEnv = env, startUrl = url): Promise<{ child: ChildProcess; log: () => string }> {
+    const child = spawn('sh', [join(ROOT, 'docker/openldap/entrypoint.sh')], { env: startEnv });
     let log = '';
     child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     for (let attempt = 0; attempt < 200; attempt++) {
       if (child.exitCode !== null) throw new Error(`the entrypoint exited: ${log}`);
-      const client = new Client({ url, connectTimeout: 200, timeout: 500 });
+      const client = new Client({ url: startUrl, connectTimeout: 200, timeout: 500 });
       const answered = await client.search('', { scope: 'base' }).then(
         () => true,
         () => false,
@@ -56,7 +56,7 @@ describe('the openldap container entrypoint, run without a container', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     child.kill('SIGKILL');
-    throw new Error(`slapd did not answer on ${url}: ${log}`);
+    throw new Error(`slapd did not answer on ${startUrl}: ${log}`);
   }
 
   async function stop(child: ChildProcess): Promise<void> {
@@ -137,6 +137,66 @@ describe('the openldap container entrypoint, run without a container', () => {
       }
     } finally {
       await stop(second.child);
+    }
+  });
+
+  it('replicates the definitions, the name claims and the audit trail between two providers', async () => {
+    const ports = [await freePort(), await freePort()];
+    const urls = ports.map((port) => `ldap://127.0.0.1:${port}`);
+    const providers = [];
+    for (const [i, port] of ports.entries()) {
+      const home = join(dataDir, `provider-${i}`);
+      const peerEnv = {
+        ...env,
+        LDAP_PORT: String(port),
+        LDAP_DATA_DIR: home,
+        LDAP_LDAPI_URL: `ldapi://${encodeURIComponent(`${home}-ldapi`)}`,
+        LDAP_PEER_URLS: urls[1 - i],
+        LDAP_SERVER_ID: String(i + 1),
+        LDAP_SEED: i === 0 ? 'true' : 'false',
+      };
+      providers.push(await start(peerEnv, urls[i]));
+    }
+    try {
+      const app = await startTestApp(
+        { url: urls[0], bindDn: 'cn=admin,o=jans', password: PASSWORD } as RunningSlapd,
+        { SCHEMA_CHECK: 'false' },
+      );
+      let inum: string;
+      const name = uniqueName('replicated');
+      try {
+        const created = await call(app, 'POST', '/attributes', {
+          token: app.adminToken,
+          body: { name, displayName: 'Replicated', dataType: 'string' },
+        });
+        expect(created.status).to.equal(201);
+        inum = created.body.inum;
+      } finally {
+        await app.stop();
+      }
+      const reader = new Client({ url: urls[1] as string });
+      await reader.bind('cn=admin,o=jans', PASSWORD);
+      try {
+        const count = async (base: string, filter: string) =>
+          (
+            await reader
+              .search(base, { scope: 'one', filter, attributes: ['1.1'] })
+              .catch(() => ({ searchEntries: [] }))
+          ).searchEntries.length;
+        const deadline = Date.now() + 10_000;
+        const arrived = async () =>
+          (await count('ou=attributes,o=jans', `(inum=${inum})`)) === 1 &&
+          (await count('ou=attributeNames,o=jans', `(cn=${name.toLowerCase()})`)) === 1 &&
+          (await count('ou=audit,o=jans', `(registryAuditTarget=${inum})`)) === 1;
+        while (!(await arrived())) {
+          expect(Date.now(), 'the second provider has all three within 10 s').to.be.below(deadline);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } finally {
+        await reader.unbind();
+      }
+    } finally {
+      for (const provider of providers) await stop(provider.child);
     }
   });
 });
