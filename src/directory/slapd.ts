@@ -114,12 +114,12 @@ const INDEXES = [
  * base. A database whose suffix is inside another's must come first: these take the numbers before the
  * main one.
  */
-const SUBORDINATES = [
+const OWN_DATABASES = [
   { ou: 'attributeNames', indexes: [] },
   { ou: 'audit', indexes: ['registryAuditTarget eq'] },
 ];
-const SUBORDINATE_INDEXES = ['objectClass eq', 'entryCSN eq', 'entryUUID eq'];
-const MAIN = SUBORDINATES.length + 1;
+const OWN_DATABASE_INDEXES = ['objectClass eq', 'entryCSN eq', 'entryUUID eq'];
+const MAIN = OWN_DATABASES.length + 1;
 
 /** `{SSHA}` hash as slapd expects it, so the configuration never holds the password in clear. */
 function ssha(password: string): string {
@@ -155,8 +155,8 @@ function syncrepl(options: ConfigOptions, searchBase: string, firstRid: number):
   return [...consumers, 'olcMultiProvider: TRUE', ''].join('\n');
 }
 
-/** A subordinate database (see SUBORDINATES), replicated like the main one. */
-function subordinateLdif(options: ConfigOptions, position: number, ou: string, indexes: string[]): string {
+/** One of OWN_DATABASES, replicated like the main one. */
+function ownDatabaseLdif(options: ConfigOptions, position: number, ou: string, indexes: string[]): string {
   const dn = `olcDatabase={${position}}mdb,cn=config`;
   return `dn: ${dn}
 objectClass: olcDatabaseConfig
@@ -166,7 +166,7 @@ olcSuffix: ou=${ou},${options.suffix}
 olcDbDirectory: ${join(options.dataDir, ou)}
 olcRootDN: ${options.bindDn}
 olcDbMaxSize: 4294967296
-${[...SUBORDINATE_INDEXES, ...indexes].map((index) => `olcDbIndex: ${index}`).join('\n')}
+${[...OWN_DATABASE_INDEXES, ...indexes].map((index) => `olcDbIndex: ${index}`).join('\n')}
 olcAccess: to * by anonymous auth by * none
 ${syncrepl(options, `ou=${ou},${options.suffix}`, position * 100 + 1)}
 dn: olcOverlay={0}syncprov,${dn}
@@ -215,7 +215,7 @@ olcDatabase: {0}config
 olcRootDN: ${options.configDn}
 olcRootPW: ${hash}
 
-${SUBORDINATES.map((sub, i) => subordinateLdif(options, i + 1, sub.ou, sub.indexes)).join('')}dn: olcDatabase={${MAIN}}mdb,cn=config
+${OWN_DATABASES.map((own, i) => ownDatabaseLdif(options, i + 1, own.ou, own.indexes)).join('')}dn: olcDatabase={${MAIN}}mdb,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
 olcDatabase: {${MAIN}}mdb
@@ -382,7 +382,7 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
     await rm(join(dataDir, 'db'), { recursive: true, force: true });
     await mkdir(configDir, { recursive: true });
     await mkdir(join(dataDir, 'db'), { recursive: true });
-    for (const directory of ['changelog', ...SUBORDINATES.map((sub) => sub.ou)]) {
+    for (const directory of ['changelog', ...OWN_DATABASES.map((own) => own.ou)]) {
       await rm(join(dataDir, directory), { recursive: true, force: true });
       await mkdir(join(dataDir, directory), { recursive: true });
     }
