@@ -335,7 +335,8 @@ async function upgradeExisting(
       filter: new EqualityFilter({ attribute: 'olcSuffix', value: suffix }),
       attributes: ['olcDbIndex'],
     });
-    const main = searchEntries[0]?.dn ?? '';
+    const main = searchEntries[0]?.dn;
+    if (!main) throw new Error(`no database of the configuration holds ${suffix}`);
     const attributeOf = (index: string) => index.split(/\s/)[0]?.toLowerCase();
     const indexed = new Set([searchEntries[0]?.olcDbIndex ?? []].flat().map((i) => attributeOf(String(i))));
     const missing = INDEXES.filter((index) => !indexed.has(attributeOf(index)));
