@@ -1,8 +1,12 @@
-import { rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { Attribute, Change } from 'ldapts';
-import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
-import { asRoot, tempDir } from './harness.js';
+import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
+import { findSlapd, startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
+import { adminDirectory, asRoot, call, startTestApp, tempDir, uniqueName } from './harness.js';
 
 const SCHEMA = 'cn=schema,cn=config';
 
@@ -128,5 +132,139 @@ describe('the embedded directory schema and indexes of an existing data director
     expect((await mainDatabase(upgraded)).indexes).to.include('registrySessionUser eq');
 
     expect((await restart()).schemaChanges).to.deep.equal([]);
+  });
+});
+
+/**
+ * The configuration an earlier version created: one database for the whole suffix (the name claims and
+ * the audit trail in it too) as `{1}mdb`, the change log as `{2}mdb`, and one index fewer than now.
+ */
+async function earlierDataDir(dataDir: string, password: string): Promise<void> {
+  const schemas = fileURLToPath(new URL('../../ldif/schema/', import.meta.url));
+  for (const dir of ['slapd.d', 'db', 'changelog', 'run'])
+    await mkdir(join(dataDir, dir), { recursive: true });
+  const ldif = join(dataDir, 'config.ldif');
+  await writeFile(
+    ldif,
+    `dn: cn=config
+objectClass: olcGlobal
+cn: config
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+olcModuleLoad: syncprov
+olcModuleLoad: accesslog
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+${['core', 'cosine', 'inetorgperson'].map((f) => `include: file:///etc/ldap/schema/${f}.ldif`).join('\n\n')}
+
+${['eduperson', 'jans'].map((f) => `include: file://${schemas}${f}.ldif`).join('\n\n')}
+
+dn: olcDatabase={-1}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {-1}frontend
+
+dn: olcDatabase={0}config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {0}config
+olcRootDN: cn=admin,cn=config
+olcRootPW: ${password}
+
+dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcSuffix: o=jans
+olcDbDirectory: ${join(dataDir, 'db')}
+olcRootDN: cn=admin,o=jans
+olcRootPW: ${password}
+olcDbIndex: objectClass eq
+olcDbIndex: inum eq
+olcDbIndex: jansAttrName eq
+olcDbIndex: registryAuditTarget eq
+olcDbIndex: entryCSN eq
+olcDbIndex: entryUUID eq
+
+dn: olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {0}syncprov
+
+dn: olcOverlay={1}accesslog,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcAccessLogConfig
+olcOverlay: {1}accesslog
+olcAccessLogDB: cn=changelog
+olcAccessLogOps: writes
+olcAccessLogSuccess: TRUE
+
+dn: olcDatabase={2}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {2}mdb
+olcSuffix: cn=changelog
+olcDbDirectory: ${join(dataDir, 'changelog')}
+olcRootDN: cn=admin,o=jans
+olcDbIndex: reqEnd eq
+`,
+  );
+  const slapadd = (findSlapd() as string).replace(/slapd$/, 'slapadd');
+  const made = spawnSync(slapadd, ['-n0', '-F', join(dataDir, 'slapd.d'), '-l', ldif], { encoding: 'utf8' });
+  expect(made.status, made.stderr).to.equal(0);
+  await writeFile(join(dataDir, 'directory-password'), `${password}\n`, { mode: 0o600 });
+}
+
+describe('a data directory whose claims and audit trail share the main database (an earlier layout)', () => {
+  let dataDir: string;
+  let slapd: RunningSlapd | undefined;
+
+  before(async () => {
+    dataDir = await tempDir('earlier-layout');
+    await earlierDataDir(dataDir, 'earlier-layout-secret');
+  });
+  after(async () => {
+    await slapd?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('gets the missing indexes on its main database and serves names, claims and history', async () => {
+    slapd = await startSlapd({ dataDir, suffix: 'o=jans' });
+    expect(slapd.created).to.equal(false);
+    expect(slapd.schemaChanges).to.include('index added: jansStatus eq');
+    expect((await mainDatabase(slapd)).dn).to.equal('olcDatabase={1}mdb,cn=config');
+    const directory = adminDirectory(slapd);
+    await seed(directory, await readLdifFiles(STANDARD_LDIF));
+    await directory.close();
+
+    const app = await startTestApp(slapd, { SCHEMA_CHECK: 'false' });
+    try {
+      const body = { name: uniqueName('earlier'), displayName: 'Earlier layout', dataType: 'string' };
+      const created = await call(app, 'POST', '/attributes', { token: app.adminToken, body });
+      expect(created.status).to.equal(201);
+      const again = await call(app, 'POST', '/attributes', { token: app.adminToken, body });
+      expect(again.status, 'the name is claimed').to.equal(409);
+      const history = await call(app, 'GET', `/attributes/${created.body.inum}/history`, {
+        token: app.adminToken,
+      });
+      expect(history.body.totalEntriesCount).to.equal(1);
+      // Both the claim and the audit entry went to the one database there is.
+      const { searchEntries } = await asRoot(slapd, (c) =>
+        c.search('o=jans', {
+          scope: 'sub',
+          filter: `(|(cn=${body.name.toLowerCase()})(registryAuditTarget=${created.body.inum}))`,
+          attributes: ['1.1'],
+        }),
+      );
+      expect(searchEntries.map((e) => e.dn.split(',')[1])).to.have.members(['ou=attributeNames', 'ou=audit']);
+    } finally {
+      await app.stop();
+    }
   });
 });
