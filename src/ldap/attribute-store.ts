@@ -143,6 +143,31 @@ export class LdapAttributeStore implements AttributeStore {
     }
   }
 
+  /**
+   * The definitions among `inums` that exist, read with one search, by inum in lower case (inums match
+   * ignoring case).
+   */
+  async getMany(inums: string[]): Promise<Map<string, StoredAttribute>> {
+    const filter = new AndFilter({
+      filters: [
+        IS_DEFINITION,
+        new OrFilter({
+          filters: inums.map((inum) => new EqualityFilter({ attribute: LDAP_NAMES.inum, value: inum })),
+        }),
+      ],
+    });
+    try {
+      const { searchEntries } = await this.directory.run((c) =>
+        c.search(this.container, { scope: 'one', filter, attributes: READ_ATTRIBUTES }),
+      );
+      return new Map(searchEntries.map(fromEntry).map((read) => [read.definition.inum.toLowerCase(), read]));
+    } catch (error) {
+      // No container: no definitions.
+      if (error instanceof NoSuchObjectError) return new Map();
+      throw error;
+    }
+  }
+
   findByName(name: string): Promise<StoredAttribute[]> {
     return this.search(
       new AndFilter({

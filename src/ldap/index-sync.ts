@@ -1,6 +1,5 @@
-import { GreaterThanEqualsFilter, NoSuchObjectError, type Entry } from 'ldapts';
+import { GreaterThanEqualsFilter, type Entry } from 'ldapts';
 import type { DefinitionIndex } from '../attributes/definition-index.js';
-import type { StoredAttribute } from '../attributes/definition.js';
 import { DirectoryUnavailableError } from '../errors.js';
 import type { LdapAttributeStore } from './attribute-store.js';
 import type { Directory } from './directory.js';
@@ -20,8 +19,11 @@ const FALLBACK_RELOAD_MS = 30_000;
 const OVERLAP_MS = 1000;
 /** A change log is kept for an hour; after a longer outage, read everything again. */
 const MAX_GAP_MS = 30 * 60_000;
-/** Definitions re-read at once when the log names many. */
-const READ_BATCH = 32;
+/**
+ * Definitions re-read with one search when the log names many (well under the 500 entries a directory
+ * may answer a search without special limits).
+ */
+const READ_BATCH = 100;
 
 /** `20261123143207.534724Z` ⇄ milliseconds (Generalized Time in UTC, as slapd writes it). */
 function toMs(time: string): number {
@@ -262,21 +264,12 @@ export class IndexSync {
     return { records, missing: [...wanted].filter((dn) => !found.has(dn)) };
   }
 
-  /** Reads definitions again and puts what the directory holds now into the index. */
+  /** Reads definitions again, a batch per search, and puts what the directory holds now into the index. */
   private async reread(inums: string[], since: number): Promise<void> {
     for (let i = 0; i < inums.length; i += READ_BATCH) {
       const batch = inums.slice(i, i + READ_BATCH);
-      const read = await Promise.all(batch.map((inum) => this.readOne(inum)));
-      batch.forEach((inum, k) => this.index.applyRead(inum, read[k], since));
-    }
-  }
-
-  private async readOne(inum: string): Promise<StoredAttribute | undefined> {
-    try {
-      return await this.store.get(inum);
-    } catch (error) {
-      if (error instanceof NoSuchObjectError) return undefined;
-      throw error;
+      const read = await this.store.getMany(batch);
+      for (const inum of batch) this.index.applyRead(inum, read.get(inum.toLowerCase()), since);
     }
   }
 }

@@ -73,6 +73,37 @@ describe('reads from the in-memory index that stay coherent with the directory',
     expect((await list(`pattern=${name}`)).body.totalEntriesCount).to.equal(0);
   });
 
+  it('catches up with a burst made behind its back: more definitions than one re-read takes, changed and deleted', async () => {
+    const prefix = uniqueName('burst');
+    const count = 250;
+    const inums = Array.from({ length: count }, (_, i) => `BURST${String(i).padStart(3, '0')}`);
+    const dnOf = (inum: string) => `inum=${inum},ou=attributes,o=jans`;
+    for (const [i, inum] of inums.entries()) {
+      await client.add(dnOf(inum), {
+        objectClass: ['top', 'jansAttr'],
+        inum,
+        jansAttrName: `${prefix}${i}`,
+        displayName: 'Before',
+        jansAttrTyp: 'string',
+        jansStatus: 'active',
+      });
+    }
+    await staleness(async () => (await list(`pattern=${prefix}&limit=0`)).body.totalEntriesCount === count);
+    // Every other one changed, the rest deleted; the log names them with the inum in lower case too.
+    await Promise.all(
+      inums.map((inum, i) =>
+        i % 2 === 0 ? rename(dnOf(inum.toLowerCase()), 'After') : client.del(dnOf(inum)),
+      ),
+    );
+    await staleness(async () => {
+      const { body } = await list(`pattern=${prefix}&limit=200`);
+      const names = (body.entries ?? []) as { displayName: string }[];
+      return body.totalEntriesCount === count / 2 && names.every((e) => e.displayName === 'After');
+    });
+    expect(await displayName(inums[0] as string)).to.equal('After');
+    expect((await get(inums[1] as string)).status).to.equal(404);
+  });
+
   it('shows a change made through another instance within 1 s, and one made through itself at once', async () => {
     expect(await displayName('2A3D')).to.not.equal('Postcode');
     await call(other, 'PATCH', '/attributes/2A3D', {
