@@ -138,23 +138,28 @@ type=refreshAndPersist retry=\"1 +\" timeout=3 network-timeout=3"
 }
 
 # A database of its own for ou=$1 (directory $2), ahead of the main one (an inner suffix comes
-# first), replicated like it: $3 is its number, $4 its syncrepl lines, $5 more indexes.
+# first), replicated like it: $3 is its number, $4 its syncrepl lines, any further arguments indexes
+# beyond the three every database has.
 own_database() {
+  ou="$1" dir="$2" number="$3" syncrepl="$4"
+  shift 4
+  indexes=''
+  for index in 'objectClass eq' 'entryCSN eq' 'entryUUID eq' "$@"; do
+    indexes="${indexes}olcDbIndex: $index
+"
+  done
   cat <<LDIF
-dn: olcDatabase={$3}mdb,cn=config
+dn: olcDatabase={$number}mdb,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
-olcDatabase: {$3}mdb
-olcSuffix: ou=$1,$SUFFIX
-olcDbDirectory: $2
+olcDatabase: {$number}mdb
+olcSuffix: ou=$ou,$SUFFIX
+olcDbDirectory: $dir
 olcRootDN: cn=admin,$SUFFIX
 olcDbMaxSize: 4294967296
-olcDbIndex: objectClass eq
-olcDbIndex: entryCSN eq
-olcDbIndex: entryUUID eq
-$5olcAccess: to * by dn.exact="$peer" manage by anonymous auth by * none
-$4
-dn: olcOverlay={0}syncprov,olcDatabase={$3}mdb,cn=config
+${indexes}olcAccess: to * by dn.exact="$peer" manage by anonymous auth by * none
+$syncrepl
+dn: olcOverlay={0}syncprov,olcDatabase={$number}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcSyncProvConfig
 olcOverlay: {0}syncprov
@@ -231,10 +236,9 @@ objectClass: olcDatabaseConfig
 olcDatabase: {0}config
 olcAccess: to * by dn.exact="$peer" manage by * none
 
-$(own_database attributeNames "$names_dir" 1 "$syncrepl_names" '')
+$(own_database attributeNames "$names_dir" 1 "$syncrepl_names")
 
-$(own_database audit "$audit_dir" 2 "$syncrepl_audit" 'olcDbIndex: registryAuditTarget eq
-')
+$(own_database audit "$audit_dir" 2 "$syncrepl_audit" 'registryAuditTarget eq')
 
 dn: olcDatabase={3}mdb,cn=config
 objectClass: olcDatabaseConfig

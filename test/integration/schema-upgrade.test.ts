@@ -137,7 +137,7 @@ describe('the embedded directory schema and indexes of an existing data director
 
 /**
  * The configuration an earlier version created: one database for the whole suffix (the name claims and
- * the audit trail in it too) as `{1}mdb`, the change log as `{2}mdb`, and one index fewer than now.
+ * the audit trail in it too) as `{1}mdb`, the change log as `{2}mdb`, and fewer indexes than now.
  */
 async function earlierDataDir(dataDir: string, password: string): Promise<void> {
   const schemas = fileURLToPath(new URL('../../ldif/schema/', import.meta.url));
@@ -202,7 +202,7 @@ objectClass: olcOverlayConfig
 objectClass: olcAccessLogConfig
 olcOverlay: {1}accesslog
 olcAccessLogDB: cn=changelog
-olcAccessLogOps: writes
+olcAccessLogBase: writes ou=attributes,o=jans
 olcAccessLogSuccess: TRUE
 
 dn: olcDatabase={2}mdb,cn=config
