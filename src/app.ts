@@ -92,7 +92,7 @@ export function depthOf(value: unknown): number {
 }
 
 function limitDepth(): Koa.Middleware {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     if (depthOf(ctx.request.body) > MAX_BODY_DEPTH) {
       throw new AppError(
         400,
@@ -100,7 +100,7 @@ function limitDepth(): Koa.Middleware {
         `At most ${MAX_BODY_DEPTH} levels are accepted.`,
       );
     }
-    await next();
+    return next();
   };
 }
 
@@ -174,10 +174,7 @@ export function createApp({ api, audit, metrics, document, log, directoryReady }
     }),
   );
   app.use(limitDepth());
-  app.use(async (ctx, next) => {
-    if (ctx.path.startsWith(`${API_ROOT}/`)) await api(ctx);
-    else await next();
-  });
+  app.use((ctx, next) => (ctx.path.startsWith(`${API_ROOT}/`) ? api(ctx) : next()));
   app.use(router.routes());
   app.use(() => {
     throw new AppError(404, 'No such endpoint');

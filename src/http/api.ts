@@ -338,20 +338,17 @@ export function matcher<R extends { operation: Operation }>(
   return (method, path) => {
     const wanted = method.toLowerCase();
     const trimmed = path.replace(/(?<=.)\/+$/, '') || '/';
-    let known = false;
     for (const { route, pattern, names } of compiled) {
+      if (route.operation.method !== wanted) continue;
       const found = pattern.exec(trimmed);
       if (!found) continue;
-      if (route.operation.method !== wanted) {
-        known = true;
-        continue;
-      }
       const params: Record<string, string> = {};
       names.forEach((name, i) => {
         params[name] = decodePathSegment(name, found[i + 1] as string);
       });
       return { route, params };
     }
+    const known = compiled.some(({ pattern }) => pattern.test(trimmed));
     throw known ? new AppError(405, 'Method not allowed') : new AppError(404, 'No such endpoint');
   };
 }

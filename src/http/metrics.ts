@@ -76,7 +76,7 @@ export class Metrics {
    */
   middleware(): Koa.Middleware {
     return async (ctx, next) => {
-      const end = this.latency.startTimer();
+      const started = performance.now();
       try {
         await next();
       } finally {
@@ -85,7 +85,7 @@ export class Metrics {
           status: String(ctx.status),
         };
         this.requests.inc(labels);
-        end(labels);
+        this.latency.observe(labels, (performance.now() - started) / 1000);
         const error = ctx.state.error as unknown;
         if (error instanceof UnauthorizedError)
           this.tokenFailures.inc({ reason: error.description ?? error.message });
