@@ -77,11 +77,9 @@ try {
       const slice = await runApi(sides[name].url, requests, load);
       const cpu = (await mine.cpuSeconds(pid)) - before;
       if (slice.failed > 0) throw new Error(`${name}: ${slice.failed} requests failed`);
-      Object.assign(total[name], {
-        ok: total[name].ok + slice.ok,
-        seconds: total[name].seconds + slice.seconds,
-        cpu: total[name].cpu + cpu,
-      });
+      total[name].ok += slice.ok;
+      total[name].seconds += slice.seconds;
+      total[name].cpu += cpu;
       line.push(
         `${name} ${Math.round(slice.ok / slice.seconds)}/s ${((cpu * 1e6) / slice.ok).toFixed(1)} µs`,
       );
