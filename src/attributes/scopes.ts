@@ -66,9 +66,13 @@ export class ScopeService {
   /**
    * Applies an RFC 6902 patch to a scope. Every claim must name an existing attribute definition, so a
    * scope never points at a DN that does not exist. `checkShape` holds the result to the API's Scope
-   * schema. Concurrent changes are re-applied, never lost.
+   * schema. Concurrent changes are re-applied, never lost. Gives the scope as it was and as it is now.
    */
-  async patch(inum: string, operations: Operation[], checkShape: ShapeCheck): Promise<Scope> {
+  async patch(
+    inum: string,
+    operations: Operation[],
+    checkShape: ShapeCheck,
+  ): Promise<{ before: Scope; after: Scope }> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.scopes.get(inum);
       if (!current) throw new NotFoundError('scope');
@@ -76,7 +80,7 @@ export class ScopeService {
       await this.assertClaimsExist(next.claims);
       try {
         await this.scopes.replace(current, next);
-        return next;
+        return { before: current.scope, after: next };
       } catch (error) {
         if (!(error instanceof ConcurrentChangeError) || attempt >= MAX_ATTEMPTS) throw error;
       }

@@ -50,6 +50,8 @@ export interface ValueAccess {
   delete(name: string): Promise<void>;
   /** `post-*-attributes-many`: one operation on several attributes, answered per item. */
   many(batch: ValueBatch): Promise<ValueBatchResult['results']>;
+  /** `get-*-attribute-history`: one page of the audit events of writes to these values, newest first. */
+  history(params?: HistoryParams): Promise<AuditPage>;
 }
 
 /** Where the document serves the API (its `servers` URL), relative to the service's origin. */
@@ -206,6 +208,12 @@ export class AttributesClient {
     return reply.body as Scope;
   }
 
+  /** `get-oauth-scopes-history-by-inum`: one page of the scope's audit events, newest first. */
+  async scopeHistory(inum: string, params: HistoryParams = {}): Promise<AuditPage> {
+    const path = `/scopes/${encodeURIComponent(inum)}/history`;
+    return (await this.json('GET', path, { query: params })).body as AuditPage;
+  }
+
   /** `get-attributes-history-by-inum`: one page of the definition's audit events, newest first. */
   async history(inum: string, params: HistoryParams = {}): Promise<AuditPage> {
     const path = `/attributes/${encodeURIComponent(inum)}/history`;
@@ -219,15 +227,16 @@ export class AttributesClient {
 
   /** The values of a user (`inum=<userInum>,ou=people,...`). */
   userValues(userInum: string): ValueAccess {
-    return this.valueAccess(`/users/${encodeURIComponent(userInum)}/attributes`);
+    return this.valueAccess(`/users/${encodeURIComponent(userInum)}`);
   }
 
   /** The values of a login session. */
   sessionValues(sessionId: string): ValueAccess {
-    return this.valueAccess(`/sessions/${encodeURIComponent(sessionId)}/attributes`);
+    return this.valueAccess(`/sessions/${encodeURIComponent(sessionId)}`);
   }
 
-  private valueAccess(base: string): ValueAccess {
+  private valueAccess(holder: string): ValueAccess {
+    const base = `${holder}/attributes`;
     const at = (name: string) => `${base}/${encodeURIComponent(name)}`;
     const write = async (method: string, path: string, body: unknown) =>
       (await this.json(method, path, { body, contentType: 'application/json' })).body as AttributeValue;
@@ -249,6 +258,8 @@ export class AttributesClient {
           (await this.json('POST', `${base}/_many`, { body: batch, contentType: 'application/json' }))
             .body as ValueBatchResult
         ).results,
+      history: async (params = {}) =>
+        (await this.json('GET', `${holder}/history`, { query: params })).body as AuditPage,
     };
   }
 

@@ -110,7 +110,8 @@ export interface paths {
      * Who changed a definition, when and how.
      * @description The audit trail of one definition, newest first: every write, allowed or refused, with the
      *     caller, the status it was answered with and, for changes, the JSON Patch from before to after.
-     *     A deleted definition keeps its history.
+     *     A deleted definition keeps its history. Writes of scopes and of values have histories of their
+     *     own (`/scopes/{inum}/history`, `/users/{userInum}/history`, `/sessions/{sessionId}/history`).
      */
     get: operations['get-attributes-history-by-inum'];
     put?: never;
@@ -405,6 +406,79 @@ export interface paths {
     patch: operations['patch-oauth-scopes-by-id'];
     trace?: never;
   };
+  '/users/{userInum}/history': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+      };
+      cookie?: never;
+    };
+    /**
+     * Who wrote a user's attribute values, and when.
+     * @description The audit trail of the user's attribute values, newest first: every write, allowed or refused
+     *     (including the user's own), with the caller, the status and the attributes it named with the
+     *     outcome of each. Values are never recorded: they may be secrets. Needs an admin scope.
+     */
+    get: operations['get-user-attribute-history'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/sessions/{sessionId}/history': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+      };
+      cookie?: never;
+    };
+    /**
+     * Who wrote a session's attribute values, and when.
+     * @description The audit trail of the session's attribute values, newest first: every write, allowed or refused
+     *     (including the session's own), with the caller, the status and the attributes it named with the
+     *     outcome of each. Values are never recorded: they may be secrets. Needs an admin scope.
+     */
+    get: operations['get-session-attribute-history'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/scopes/{inum}/history': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        inum: string;
+      };
+      cookie?: never;
+    };
+    /**
+     * Who changed a scope, when and how.
+     * @description The audit trail of one scope, newest first: every patch, allowed or refused, with the caller,
+     *     the status and, for changes, the JSON Patch from before to after.
+     */
+    get: operations['get-oauth-scopes-history-by-inum'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -532,11 +606,27 @@ export interface components {
       };
       /** @description The operationId of the request. */
       operation: string;
+      /** @description The definition a definition write was about. */
       inum?: string;
+      /** @description The name of that definition. */
       name?: string;
+      /** @description The inum of the scope a scope write was about. */
+      scope?: string;
+      /** @description The user or session whose values a value write was about. */
+      holder?: {
+        /** @enum {string} */
+        kind: 'user' | 'session';
+        /** @description The user's inum or the session's id. */
+        id: string;
+      };
+      /** @description The attributes a value write named, each with its outcome (never a value). */
+      attributes?: {
+        name: string;
+        status: number;
+      }[];
       /** @description The HTTP status the request was answered with. */
       status: number;
-      /** @description RFC 6902 patch from the stored definition before to after the change. */
+      /** @description RFC 6902 patch from the stored definition or scope before to after the change. */
       diff?: components['schemas']['PatchOperation'][];
     };
     AuditPage: {
@@ -769,6 +859,10 @@ export interface components {
     };
   };
   parameters: {
+    /** @description Page size. */
+    HistoryLimit: number;
+    /** @description Zero-based offset of the first event of the page. */
+    HistoryStartIndex: number;
     /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
     UserInum: string;
     /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
@@ -1064,8 +1158,10 @@ export interface operations {
   'get-attributes-history-by-inum': {
     parameters: {
       query?: {
-        limit?: number;
-        startIndex?: number;
+        /** @description Page size. */
+        limit?: components['parameters']['HistoryLimit'];
+        /** @description Zero-based offset of the first event of the page. */
+        startIndex?: components['parameters']['HistoryStartIndex'];
       };
       header?: never;
       path: {
@@ -1770,6 +1866,101 @@ export interface operations {
       409: components['responses']['Conflict'];
       413: components['responses']['TooLarge'];
       415: components['responses']['UnsupportedMediaType'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-user-attribute-history': {
+    parameters: {
+      query?: {
+        /** @description Page size. */
+        limit?: components['parameters']['HistoryLimit'];
+        /** @description Zero-based offset of the first event of the page. */
+        startIndex?: components['parameters']['HistoryStartIndex'];
+      };
+      header?: never;
+      path: {
+        /** @description The user's inum (`inum=<userInum>,ou=people,<base DN>`). */
+        userInum: components['parameters']['UserInum'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description One page of the user's audit events. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuditPage'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-session-attribute-history': {
+    parameters: {
+      query?: {
+        /** @description Page size. */
+        limit?: components['parameters']['HistoryLimit'];
+        /** @description Zero-based offset of the first event of the page. */
+        startIndex?: components['parameters']['HistoryStartIndex'];
+      };
+      header?: never;
+      path: {
+        /** @description The session's id (`registrySessionId=<sessionId>,ou=sessions,<base DN>`). */
+        sessionId: components['parameters']['SessionId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description One page of the session's audit events. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuditPage'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-oauth-scopes-history-by-inum': {
+    parameters: {
+      query?: {
+        /** @description Page size. */
+        limit?: components['parameters']['HistoryLimit'];
+        /** @description Zero-based offset of the first event of the page. */
+        startIndex?: components['parameters']['HistoryStartIndex'];
+      };
+      header?: never;
+      path: {
+        inum: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description One page of the scope's audit events. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuditPage'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
       503: components['responses']['Unavailable'];
     };
   };

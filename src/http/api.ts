@@ -6,7 +6,7 @@ import { OpenAPIBackend, type Context, type Document, type Operation } from 'ope
 import type { Operation as PatchOperation } from 'fast-json-patch';
 import { bearerToken, requireScopes, type Principal, type TokenVerifier } from '../auth/bearer.js';
 import { entityTag, tagMatches, toWire, type StoredAttribute } from '../attributes/definition.js';
-import type { AuditStore } from '../attributes/audit.js';
+import { auditTarget, type AuditStore, type AuditSubject } from '../attributes/audit.js';
 import { parsePaging, type ListParams } from '../attributes/query.js';
 import type { ScopeService } from '../attributes/scopes.js';
 import type { AttributeService, Change } from '../attributes/service.js';
@@ -20,10 +20,13 @@ import { valueHandlers } from './values.js';
 export interface Api {
   (ctx: KoaContext): Promise<void>;
   /**
-   * The operation a request names and its caller (when it sent a valid token), for a request refused
-   * before it reached the API (its body could not be read); undefined when either cannot be known.
+   * The operation a request names, its path parameters and its caller (when it sent a valid token), for
+   * a request refused before it reached the API (its body could not be read); undefined when either
+   * cannot be known.
    */
-  identify(ctx: KoaContext): Promise<{ operationId: string; principal: Principal } | undefined>;
+  identify(
+    ctx: KoaContext,
+  ): Promise<{ operationId: string; params: Record<string, string>; principal: Principal } | undefined>;
 }
 
 export interface ApiDependencies {
@@ -136,6 +139,19 @@ export async function createApi({
     ctx.body = body;
   };
   const ifMatch = (ctx: KoaContext) => ctx.get('if-match') || undefined;
+  /** One page of the audit events about what the path names, newest first. */
+  const history =
+    (about: (params: Record<string, string>) => AuditSubject) => async (c: Context, ctx: KoaContext) => {
+      const { limit, startIndex } = parsePaging(c.request.query as ListParams, maxPageSize);
+      const target = auditTarget(about(c.request.params as Record<string, string>)) ?? '';
+      const { total, events } = await audit.history(target, startIndex, limit);
+      ctx.body = {
+        start: startIndex,
+        totalEntriesCount: total,
+        entriesCount: events.length,
+        ...(events.length > 0 ? { entries: events } : {}),
+      };
+    };
   const scopeWriters = () =>
     (api.router.getOperation('patch-oauth-scopes-by-id')?.security ?? []).map((r) => r.oauth2 ?? []);
   /** RFC 7234 `Warning: 299 - "..."` for each thing the caller should know about a change. */
@@ -222,18 +238,16 @@ export async function createApi({
     },
     'patch-oauth-scopes-by-id': async (c: Context, ctx: KoaContext) => {
       const operations = c.request.requestBody as PatchOperation[];
-      ctx.body = await scopes.patch(String(c.request.params.inum), operations, checkScope);
+      const change = await scopes.patch(String(c.request.params.inum), operations, checkScope);
+      ctx.state.scopeChange = change;
+      ctx.body = change.after;
     },
-    'get-attributes-history-by-inum': async (c: Context, ctx: KoaContext) => {
-      const { limit, startIndex } = parsePaging(c.request.query as ListParams, maxPageSize);
-      const { total, events } = await audit.history(String(c.request.params.inum), startIndex, limit);
-      ctx.body = {
-        start: startIndex,
-        totalEntriesCount: total,
-        entriesCount: events.length,
-        ...(events.length > 0 ? { entries: events } : {}),
-      };
-    },
+    'get-attributes-history-by-inum': history((p) => ({ inum: p.inum })),
+    'get-oauth-scopes-history-by-inum': history((p) => ({ scope: p.inum })),
+    'get-user-attribute-history': history((p) => ({ holder: { kind: 'user', id: String(p.userInum) } })),
+    'get-session-attribute-history': history((p) => ({
+      holder: { kind: 'session', id: String(p.sessionId) },
+    })),
   });
   await api.init();
   const handlers = api.handlers as Record<string, Handler | undefined>;
@@ -269,6 +283,7 @@ export async function createApi({
     const { route, params } = match(ctx.method, ctx.path.slice(API_ROOT.length));
     const { operation, handler, scopes, accepted, validators, arrays, otherBody } = route;
     ctx.state.operationId = operation.operationId;
+    ctx.state.params = params;
     if (scopes.length > 0) {
       const principal = await verifier.verify(bearerToken(ctx.get('authorization') || undefined));
       ctx.state.principal = principal;
@@ -290,9 +305,10 @@ export async function createApi({
   const identify = async (ctx: KoaContext) => {
     if (!ctx.path.startsWith(`${API_ROOT}/`)) return undefined;
     try {
-      const { operation } = match(ctx.method, ctx.path.slice(API_ROOT.length)).route;
+      const { route, params } = match(ctx.method, ctx.path.slice(API_ROOT.length));
       const token = bearerToken(ctx.get('authorization') || undefined);
-      return { operationId: operation.operationId as string, principal: await verifier.verify(token) };
+      const principal = await verifier.verify(token);
+      return { operationId: route.operation.operationId as string, params, principal };
     } catch {
       // No such operation, or no valid token (or no way to check it now): nobody to record.
       return undefined;

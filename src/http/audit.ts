@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
-import { diffOf, type Actor, type AuditEvent, type AuditStore } from '../attributes/audit.js';
-import type { Principal } from '../auth/bearer.js';
+import { diffOf, type AuditEvent, type AuditStore } from '../attributes/audit.js';
+import type { Scope } from '../attributes/scopes.js';
 import type { Change } from '../attributes/service.js';
+import type { Principal } from '../auth/bearer.js';
 import type { Api } from './api.js';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Most attribute names one event of a batch value write keeps (a batch may name far more). */
+const MAX_NAMES = 100;
 
 /** Text from a request, as far as it is fit to keep in a record. */
 function clip(value: unknown): string | undefined {
@@ -16,11 +20,59 @@ function clip(value: unknown): string | undefined {
 /** Counts audit events that could not be stored; they are still in the log. */
 export const auditFailures = { count: 0 };
 
+type About = Omit<AuditEvent, 'id' | 'time' | 'actor' | 'operation' | 'status'>;
+
+interface Request {
+  operation: string;
+  params: Record<string, string>;
+  body: Record<string, unknown>;
+  state: Koa.DefaultState;
+  status: number;
+}
+
+/** A write of a user's or a session's values: whose, and which attributes (never the values). */
+function valueWrite({ operation, params, body, state, status }: Request): About | undefined {
+  const holder =
+    params.userInum !== undefined
+      ? { kind: 'user' as const, id: clip(params.userInum) ?? '' }
+      : { kind: 'session' as const, id: clip(params.sessionId) ?? '' };
+  const named = (names: unknown[]) =>
+    names
+      .map(clip)
+      .filter((name): name is string => name !== undefined)
+      .map((name) => ({ name, status }));
+  if (!operation.endsWith('-many')) return { holder, attributes: named([params.name ?? body.name]) };
+  // A batch: a read (`get`, `exists`) is not a write; a batch that ran has an outcome per attribute.
+  if (body.op === 'get' || body.op === 'exists') return undefined;
+  const results = state.valueResults as { name: string; status: number }[] | undefined;
+  const items: unknown[] = Array.isArray(body.items) ? body.items : [];
+  const attributes = results ?? named(items.map((i) => (i as Record<string, unknown> | null)?.name));
+  return { holder, attributes: attributes.slice(0, MAX_NAMES) };
+}
+
+/** A write of a scope: which, and the change to it. */
+function scopeWrite({ params, state }: Request): About {
+  const change = state.scopeChange as { before: Scope; after: Scope } | undefined;
+  return { scope: clip(params.inum), ...(change ? { diff: diffOf(change.before, change.after) } : {}) };
+}
+
+/** A write of a definition: which, and the change to it. */
+function definitionWrite({ params, body, state }: Request): About {
+  const change = state.change as Change | undefined;
+  const definition = change?.after?.definition ?? change?.before?.definition;
+  return {
+    inum: definition?.inum ?? clip(params.inum) ?? clip(body.inum),
+    name: definition?.name ?? clip(body.name),
+    ...(change ? { diff: diffOf(change.before?.definition, change.after?.definition) } : {}),
+  };
+}
+
 /**
  * Records every write operation of the API, allowed or refused, once its answer is known: as a JSON line
- * in the log and as an entry in the directory. Requests without a valid token (401) are not recorded:
- * there is no one to record, and anyone could fill the trail with them. Failing to store an event never
- * fails the request; it is logged loudly and counted.
+ * in the log and as an entry in the directory. Definition and scope writes carry the change as a patch;
+ * value writes name the holder and the attributes, never a value (it may be a secret). Requests without a
+ * valid token (401) are not recorded: there is no one to record, and anyone could fill the trail with
+ * them. Failing to store an event never fails the request; it is logged loudly and counted.
  *
  * A write refused before it reached the API (its body too large, not JSON or nested too deeply) has no
  * operation or caller yet; `identify` works them out from the method, path and token afterwards.
@@ -29,8 +81,6 @@ export function auditWrites(store: AuditStore, log: Logger, identify: Api['ident
   return async (ctx, next) => {
     await next();
     if (!WRITES.has(ctx.method) || ctx.status === 401) return;
-    // The trail is of definitions; value writes (users, sessions) are not recorded in it.
-    if (!/\/api\/v1\/attributes(\/|$)/.test(ctx.path)) return;
     if (!ctx.state.operationId && ctx.status >= 400) {
       const known = await identify(ctx);
       // Also names the operation in the request's log line and metrics.
@@ -40,20 +90,31 @@ export function auditWrites(store: AuditStore, log: Logger, identify: Api['ident
     const principal = ctx.state.principal as Principal | undefined;
     if (!operation || !principal) return;
 
-    const change = ctx.state.change as Change | undefined;
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    const definition = change?.after?.definition ?? change?.before?.definition;
-    const pathInum = /\/attributes\/([^/]+)$/.exec(ctx.path)?.[1];
-    const actor: Actor = { subject: principal.subject, clientId: principal.clientId };
+    const params = (ctx.state.params ?? {}) as Record<string, string>;
+    const body = ctx.request.body;
+    const request: Request = {
+      operation,
+      params,
+      body: typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {},
+      state: ctx.state,
+      status: ctx.status,
+    };
+    const about =
+      params.userInum !== undefined || params.sessionId !== undefined
+        ? valueWrite(request)
+        : operation.includes('scopes')
+          ? scopeWrite(request)
+          : definitionWrite(request);
+    if (!about) return;
+    const { diff, ...what } = about;
     const event: AuditEvent = {
       id: randomUUID(),
       time: new Date().toISOString(),
-      actor,
+      actor: { subject: principal.subject, clientId: principal.clientId },
       operation,
-      inum: definition?.inum ?? clip(pathInum && decodeURIComponent(pathInum)) ?? clip(body.inum),
-      name: definition?.name ?? clip(body.name),
+      ...what,
       status: ctx.status,
-      ...(change ? { diff: diffOf(change.before, change.after) } : {}),
+      ...(diff ? { diff } : {}),
     };
     log.info({ audit: event }, 'audit');
     try {

@@ -134,6 +134,7 @@ export function valueHandlers(values: ValueService, schemas: ValueSchemas) {
         items,
         input.metadata === true,
       );
+      ctx.state.valueResults = results.map(({ name, status }) => ({ name, status }));
       ctx.body = {
         results: results.map((r) => ({
           name: r.name,

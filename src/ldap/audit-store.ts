@@ -7,7 +7,7 @@ import {
   NoSuchObjectError,
   ObjectClassViolationError,
 } from 'ldapts';
-import type { AuditEvent, AuditStore } from '../attributes/audit.js';
+import { auditTarget, type AuditEvent, type AuditStore } from '../attributes/audit.js';
 import type { Directory } from './directory.js';
 
 const IS_EVENT = new EqualityFilter({ attribute: 'objectClass', value: 'registryAuditEvent' });
@@ -88,9 +88,14 @@ export class LdapAuditStore implements AuditStore {
     const time = generalizedTime(first.time);
     const cn = `${time}-${sequence}-${randomUUID()}`;
     const dn = `${new DN({ cn }).toString()},${this.container}`;
-    // One value per inum, ignoring case as the attribute's matching rule does (a refused request records
+    // One value per target, ignoring case as the attribute's matching rule does (a refused request records
     // the inum of its path as written).
-    const byCase = new Map(events.flatMap((e) => (e.inum ? [[e.inum.toLowerCase(), e.inum] as const] : [])));
+    const byCase = new Map(
+      events.flatMap((e) => {
+        const target = auditTarget(e);
+        return target ? [[target.toLowerCase(), target] as const] : [];
+      }),
+    );
     const targets = [...byCase.values()];
     const entry: Record<string, string[]> = {
       objectClass: ['registryAuditEvent'],
@@ -112,9 +117,9 @@ export class LdapAuditStore implements AuditStore {
     }
   }
 
-  async history(inum: string, startIndex: number, limit: number) {
+  async history(target: string, startIndex: number, limit: number) {
     const filter = new AndFilter({
-      filters: [IS_EVENT, new EqualityFilter({ attribute: 'registryAuditTarget', value: inum })],
+      filters: [IS_EVENT, new EqualityFilter({ attribute: 'registryAuditTarget', value: target })],
     });
     let entries;
     try {
@@ -132,7 +137,7 @@ export class LdapAuditStore implements AuditStore {
     }
     // An entry's cn starts with the time of its first event and its records are in the order they
     // arrived, so (cn, position) orders events as they were recorded.
-    const wanted = inum.toLowerCase();
+    const wanted = target.toLowerCase();
     const recorded = entries.flatMap((e) => {
       const records = [e.registryAuditRecord ?? []].flat().map(String);
       return records.map((record, position) => ({ cn: String(e.cn), position, record }));
@@ -140,7 +145,7 @@ export class LdapAuditStore implements AuditStore {
     const newestFirst = recorded
       .sort((a, b) => (a.cn === b.cn ? b.position - a.position : a.cn < b.cn ? 1 : -1))
       .map((r) => JSON.parse(r.record) as AuditEvent)
-      .filter((event) => event.inum?.toLowerCase() === wanted);
+      .filter((event) => auditTarget(event)?.toLowerCase() === wanted);
     return {
       total: newestFirst.length,
       events: newestFirst.slice(startIndex, startIndex + limit),

@@ -15,6 +15,12 @@ import {
   uniqueName,
   type TestApp,
 } from './harness.js';
+import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
+
+const SCOPES = {
+  read: 'https://jans.io/oauth/config/scopes.readonly',
+  write: 'https://jans.io/oauth/config/scopes.write',
+};
 
 /** The cn of every entry under ou=audit. */
 async function auditEntries(slapd: RunningSlapd): Promise<string[]> {
@@ -228,6 +234,128 @@ describe('the audit trail', () => {
     ]);
     expect((await history(inum, '', as('heidi', [SCOPE.delete]))).status).to.equal(403);
     expect((await history(inum, '?limit=500')).status).to.equal(400);
+  });
+
+  it("records value writes by holder and attribute, refused ones and the holder's own too, never a value", async () => {
+    const user = await newUser(directory.slapd);
+    const admin = as('val-admin', [VALUE_SCOPE.userRead, VALUE_SCOPE.userWrite, VALUE_SCOPE.userDelete]);
+    const base = `/users/${user}/attributes`;
+    const secret = uniqueName('SecretValue');
+    const writes = [
+      await call(app, 'POST', base, { token: admin, body: { name: 'nickname', value: secret } }),
+      await call(app, 'PUT', `${base}/middleName`, { token: admin, body: { value: `${secret}-2` } }),
+      await call(app, 'POST', `${base}/_many`, {
+        token: admin,
+        body: {
+          op: 'set',
+          items: [
+            { name: 'nickname', value: `${secret}-3` },
+            { name: 'updatedAt', value: '2024-06-30T23:59:60Z' },
+          ],
+        },
+      }),
+      // Batches that only read are not writes.
+      await call(app, 'POST', `${base}/_many`, {
+        token: admin,
+        body: { op: 'get', items: [{ name: 'nickname' }] },
+      }),
+      await call(app, 'PUT', `${base}/jansStatus`, { token: as(user, []), body: { value: 'active' } }),
+      await call(app, 'DELETE', `${base}/middleName`, { token: admin }),
+    ];
+    expect(writes.map((w) => w.status)).to.deep.equal([201, 201, 200, 200, 403, 204]);
+
+    const { body } = await call(app, 'GET', `/users/${user}/history`, {
+      token: as('auditor', [VALUE_SCOPE.userRead]),
+    });
+    expect(body.totalEntriesCount).to.equal(5);
+    const summary = body.entries.map((e: AuditEvent) => [
+      e.actor.subject,
+      e.operation,
+      e.status,
+      e.attributes,
+    ]);
+    expect(summary).to.deep.equal([
+      ['val-admin', 'delete-user-attribute', 204, [{ name: 'middleName', status: 204 }]],
+      [user, 'put-user-attribute', 403, [{ name: 'jansStatus', status: 403 }]],
+      [
+        'val-admin',
+        'post-user-attributes-many',
+        200,
+        [
+          { name: 'nickname', status: 200 },
+          { name: 'updatedAt', status: 400 },
+        ],
+      ],
+      ['val-admin', 'put-user-attribute', 201, [{ name: 'middleName', status: 201 }]],
+      ['val-admin', 'post-user-attribute', 201, [{ name: 'nickname', status: 201 }]],
+    ]);
+    for (const e of body.entries as AuditEvent[]) {
+      expect(e.holder).to.deep.equal({ kind: 'user', id: user });
+      expect(e).to.not.have.property('diff');
+    }
+    const stored = (await storedEvents(directory.slapd)).filter((e) => e.holder?.id === user);
+    expect(stored).to.have.length(5);
+    expect(JSON.stringify(stored)).to.not.contain(secret);
+    // A holder's history is for administrators of its values, not for the holder or definition readers.
+    for (const token of [as(user, []), as('reader', [SCOPE.read])]) {
+      expect((await call(app, 'GET', `/users/${user}/history`, { token })).status).to.equal(403);
+    }
+    // Nor does it show under a definition's history.
+    const nickname = await call(app, 'GET', '/attributes?pattern=nickname', { token: as('auditor') });
+    const inum = nickname.body.entries.find((d: { name: string }) => d.name === 'nickname').inum;
+    const definitionHistory = await history(inum);
+    expect(definitionHistory.body.entries ?? []).to.deep.equal([]);
+  });
+
+  it('records session value writes under the session', async () => {
+    const user = await newUser(directory.slapd);
+    const session = await newSession(directory.slapd, user);
+    const admin = as('session-admin', [VALUE_SCOPE.sessionRead, VALUE_SCOPE.sessionWrite]);
+    const put = await call(app, 'PUT', `/sessions/${session}/attributes/nickname`, {
+      token: admin,
+      body: { value: 'Al' },
+    });
+    expect(put.status).to.equal(201);
+    const { body } = await call(app, 'GET', `/sessions/${session}/history`, { token: admin });
+    expect(body.entries.map((e: AuditEvent) => [e.holder, e.operation, e.attributes])).to.deep.equal([
+      [{ kind: 'session', id: session }, 'put-session-attribute', [{ name: 'nickname', status: 201 }]],
+    ]);
+    const userHistory = await call(app, 'GET', `/users/${user}/history`, {
+      token: as('auditor', [VALUE_SCOPE.userRead]),
+    });
+    expect(userHistory.body.totalEntriesCount).to.equal(0);
+  });
+
+  it('records scope changes with their patch, and refused ones', async () => {
+    const scopeToken = (sub: string) => as(sub, [SCOPE.read, SCOPES.read, SCOPES.write]);
+    const created = await call(app, 'POST', '/attributes', {
+      token: as('alice'),
+      body: { name: uniqueName(), displayName: 'Released', dataType: 'string', status: 'active' },
+    });
+    const claims = (await call(app, 'GET', '/scopes/43F1', { token: scopeToken('kim') })).body.claims;
+    const added = await call(app, 'PATCH', '/scopes/43F1', {
+      token: scopeToken('kim'),
+      body: [{ op: 'add', path: '/claims/-', value: created.body.dn }],
+    });
+    expect(added.status).to.equal(200);
+    const refused = await call(app, 'PATCH', '/scopes/43F1', {
+      token: scopeToken('lee'),
+      body: [{ op: 'add', path: '/claims/-', value: 'inum=NOPE,ou=attributes,o=jans' }],
+    });
+    expect(refused.status).to.equal(400);
+
+    const { body } = await call(app, 'GET', '/scopes/43F1/history', { token: as('auditor', [SCOPES.read]) });
+    const [last, first] = body.entries as AuditEvent[];
+    expect(last).to.deep.include({ operation: 'patch-oauth-scopes-by-id', scope: '43F1', status: 400 });
+    expect(last?.actor.subject).to.equal('lee');
+    expect(last).to.not.have.property('diff');
+    expect(first).to.deep.include({ operation: 'patch-oauth-scopes-by-id', scope: '43F1', status: 200 });
+    expect(first?.diff).to.deep.equal([
+      { op: 'add', path: `/claims/${claims.length}`, value: created.body.dn },
+    ]);
+    expect(
+      (await call(app, 'GET', '/scopes/43F1/history', { token: as('reader', [SCOPE.read]) })).status,
+    ).to.equal(403);
   });
 
   it('is kept in the directory, so another instance serves the same history', async () => {

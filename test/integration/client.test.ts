@@ -249,6 +249,12 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
       ]);
       expect(patched.claims).to.include(attribute.dn);
       expect((await withScopes.scope('F0C4')).claims).to.include(attribute.dn);
+      const [scopeEvent] = (await withScopes.scopeHistory('F0C4', { limit: 1 })).entries ?? [];
+      expect(scopeEvent).to.deep.include({
+        operation: 'patch-oauth-scopes-by-id',
+        scope: 'F0C4',
+        status: 200,
+      });
       expect((await client.usage(attribute.inum)).scopes.map((s) => s.inum)).to.deep.equal(['F0C4']);
       const refused = await apiError(() => client.delete(attribute.inum));
       expect(refused.status).to.equal(409);
@@ -353,6 +359,19 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
       await session.set('nickname', 'in session');
       expect((await session.get('nickname')).value).to.equal('in session');
       expect((await user.get('nickname')).value).to.equal('Kat');
+      const written = (await user.history()).entries?.map((e) => [
+        e.operation,
+        e.attributes?.[0]?.name,
+        e.status,
+      ]);
+      expect(written).to.deep.equal([
+        ['delete-user-attribute', 'locale', 204],
+        ['put-user-attribute', 'locale', 201],
+        ['patch-user-attribute', 'nickname', 200],
+        ['post-user-attribute', 'nickname', 409],
+        ['post-user-attribute', 'nickname', 201],
+      ]);
+      expect((await session.history({ limit: 5 })).totalEntriesCount).to.equal(1);
 
       const schema = await values.valueSchema('admin');
       expect(schema.properties).to.have.property('nickname');
