@@ -257,21 +257,39 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   history: {
-    usage: '<inum> [--limit N] [--start N] [--json]',
-    summary: 'Show who changed a definition, when and how (newest first).',
-    help: `Every write, allowed or refused, with its status; "changed" lists the fields a change touched.
+    usage: '<inum> [--scope | --user | --session] [--limit N] [--start N] [--json]',
+    summary: 'Show who changed a definition, a scope or values, when and how (newest first).',
+    help: `Every write, allowed or refused, with its status; "changed" lists the fields a change touched, or
+for values the attributes a write named (never their values).
 
 Options:
+  --scope            the argument is a scope's inum: its patches
+  --user             the argument is a user's inum: writes of its values (needs a user-attributes scope)
+  --session          the argument is a session's id: writes of its values
   --limit N          page size (default 50)
   --start N          zero-based index of the first event
   --json             the service's JSON page, with each change as a JSON Patch`,
-    options: { limit: { type: 'string' }, start: { type: 'string' }, ...JSON_OPTION },
+    options: {
+      scope: { type: 'boolean' },
+      user: { type: 'boolean' },
+      session: { type: 'boolean' },
+      limit: { type: 'string' },
+      start: { type: 'string' },
+      ...JSON_OPTION,
+    },
     args: ['inum'],
-    async run({ values, positionals: [inum = ''], client }) {
-      const page = await client().history(inum, {
-        limit: int(values.limit, '--limit'),
-        startIndex: int(values.start, '--start'),
-      });
+    async run({ values, positionals: [id = ''], client }) {
+      const kinds = (['scope', 'user', 'session'] as const).filter((k) => values[k]);
+      if (kinds.length > 1) throw new UsageError('give at most one of --scope, --user and --session');
+      const params = { limit: int(values.limit, '--limit'), startIndex: int(values.start, '--start') };
+      const api = client();
+      const page = await (kinds[0] === 'scope'
+        ? api.scopeHistory(id, params)
+        : kinds[0] === 'user'
+          ? api.userValues(id).history(params)
+          : kinds[0] === 'session'
+            ? api.sessionValues(id).history(params)
+            : api.history(id, params));
       if (values.json) json(page);
       else out(historyTable(page.entries ?? []));
     },

@@ -16,8 +16,13 @@ import {
   type ContractProxy,
   type TestApp,
 } from './harness.js';
+import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SCOPES = {
+  read: 'https://jans.io/oauth/config/scopes.readonly',
+  write: 'https://jans.io/oauth/config/scopes.write',
+};
 
 /** A loopback port that nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -280,6 +285,45 @@ describe('jans-attrs command line (child processes against the running service)'
       expect(refused.stderr).to.include('412');
       expect(await ok(['delete', inum])).to.equal(`deleted ${inum}\n`);
       expect(await stored(name)).to.equal(undefined);
+    });
+  });
+
+  describe('histories of scopes and values', () => {
+    it("shows a user's value writes by attribute, a session's, and a scope's changes", async () => {
+      const token = app.issuer.token([...Object.values(VALUE_SCOPE), SCOPES.read, SCOPES.write], {
+        subject: 'cli-tester',
+      });
+      const as = new AttributesClient({ baseUrl: app.service.url, token });
+      const user = await newUser(directory.slapd);
+      await as.userValues(user).set('nickname', 'Secret nick');
+      await as.userValues(user).many({ op: 'set', items: [{ name: 'noSuchAttribute', value: 1 }] });
+      const session = await newSession(directory.slapd, user);
+      await as.sessionValues(session).set('nickname', 'In session');
+      await as.patchScope('43F1', [
+        { op: 'replace', path: '/description', value: 'Changed by the CLI test' },
+      ]);
+
+      const run = (args: string[]) => cli(args, { JANS_ATTRS_TOKEN: token });
+      const users = await run(['history', user, '--user']);
+      expect(users.code, users.stderr).to.equal(0);
+      const lines = users.stdout.trim().split('\n');
+      expect(lines).to.have.length(3);
+      expect(lines[1]).to.match(
+        /200 +post-user-attributes-many +cli-tester \/ test-client +noSuchAttribute \(400\)$/,
+      );
+      expect(lines[2]).to.match(/201 +put-user-attribute +cli-tester \/ test-client +nickname$/);
+      expect(users.stdout).to.not.contain('Secret nick');
+      const sessions = JSON.parse((await run(['history', session, '--session', '--json'])).stdout);
+      expect(sessions.entries.map((e: { operation: string }) => e.operation)).to.deep.equal([
+        'put-session-attribute',
+      ]);
+      const scopes = await run(['history', '43F1', '--scope', '--limit', '1']);
+      expect(scopes.stdout.trim().split('\n')[1]).to.match(
+        /200 +patch-oauth-scopes-by-id +cli-tester .* description$/,
+      );
+      const both = await run(['history', user, '--user', '--scope']);
+      expect(both.code).to.equal(2);
+      expect(both.stderr).to.include('at most one of --scope, --user and --session');
     });
   });
 

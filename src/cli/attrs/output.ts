@@ -53,7 +53,9 @@ export function historyTable(events: AuditEvent[]): string {
       String(e.status),
       e.operation,
       [e.actor.subject, e.actor.clientId].filter(Boolean).join(' / '),
-      [...new Set((e.diff ?? []).map((op) => op.path.split('/')[1] ?? ''))].join(', '),
+      e.attributes
+        ? e.attributes.map((a) => (a.status < 300 ? a.name : `${a.name} (${a.status})`)).join(', ')
+        : [...new Set((e.diff ?? []).map((op) => op.path.split('/')[1] ?? ''))].join(', '),
     ]),
   );
 }
