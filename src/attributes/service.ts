@@ -393,9 +393,9 @@ export class AttributeService {
 
   /**
    * Runs `write`, which stores `next` (over `before`, or as a new definition), in the turn of the claim
-   * that `next` takes, if it takes one: checked again there, the claim cannot be taken by another write
-   * of this process between the check and the write. (The earlier check refuses a clash before anything,
-   * such as the schema, is changed.)
+   * that `next` takes, if it takes one: checked again there, writes of this process do not race each
+   * other to the store, whose claim entries settle races with other instances. (The earlier check
+   * refuses a clash before anything, such as the schema, is changed.)
    */
   private takingClaim<T>(
     before: AttributeDefinition | undefined,
@@ -472,8 +472,7 @@ export class AttributeService {
   /**
    * An active definition's claimName is a valid claim name that no other active definition uses, so an
    * OIDC provider can release it unambiguously. Checked against what this process knows of the
-   * directory; `takingClaim` makes check and write one step within the process, but another instance's
-   * write shows here only once the index has caught up with it.
+   * directory; a write of another instance that it does not know of yet is caught by the store's claim.
    */
   private async assertClaimFree(
     definition: AttributeDefinition,

@@ -105,12 +105,17 @@ function isAssertionFailure(error: unknown): boolean {
 export class LdapAttributeStore implements AttributeStore {
   readonly container: string;
   private readonly names: NameClaims;
+  private readonly claims: NameClaims;
 
   constructor(private readonly directory: Directory) {
     this.container = `ou=attributes,${directory.options.baseDn}`;
-    this.names = new NameClaims(directory, async (dn, name) => {
+    this.names = new NameClaims(directory, 'names', async (dn, name) => {
       const holder = await this.read(dn);
       return holder?.definition.name?.toLowerCase() === name.toLowerCase();
+    });
+    this.claims = new NameClaims(directory, 'claims', async (dn, claim) => {
+      const holder = await this.read(dn);
+      return holder !== undefined && releasedClaim(holder.definition) === claim.toLowerCase();
     });
   }
 
@@ -228,10 +233,16 @@ export class LdapAttributeStore implements AttributeStore {
       if (error instanceof AlreadyExistsError) return undefined;
       throw writeError(error, definition);
     }
-    // The definition first, then its claim: a claim always names a definition that exists or existed.
-    if (!(await this.names.claim(name, dn))) {
+    // The definition first, then its claims: a claim always names a definition that exists or existed.
+    const claim = releasedClaim(definition);
+    const refusal = !(await this.names.claim(name, dn))
+      ? nameTaken(name)
+      : claim !== undefined && !(await this.claims.claim(claim, dn))
+        ? claimTaken(claim)
+        : undefined;
+    if (refusal) {
       await this.directory.run((c) => c.del(dn));
-      throw nameTaken(name);
+      throw refusal;
     }
     return this.written(dn, postRead);
   }
@@ -243,22 +254,33 @@ export class LdapAttributeStore implements AttributeStore {
     // and, for the name, a uniqueness search in slapd. (Extension types a definition does not use are
     // then never mentioned, as a directory made by Janssen has none.)
     const was = new Map(toLdapValues(current.definition));
+    // What to write, and what undoes it (should the definition not get its name or claim).
     const changes: Change[] = [];
-    if (has && !had) changes.push(change('add', 'objectClass', [EXTENSION_CLASS]));
-    for (const [ldapName, values] of toLdapValues(definition)) {
-      if (ldapName === LDAP_NAMES.inum || sameValues(was.get(ldapName) ?? [], values)) continue;
-      changes.push(change('replace', ldapName, values));
+    const undo: Change[] = [];
+    if (has && !had) {
+      changes.push(change('add', 'objectClass', [EXTENSION_CLASS]));
+      undo.push(change('delete', 'objectClass', [EXTENSION_CLASS]));
     }
-    if (had && !has) changes.push(change('delete', 'objectClass', [EXTENSION_CLASS]));
+    for (const [ldapName, values] of toLdapValues(definition)) {
+      const before = was.get(ldapName) ?? [];
+      if (ldapName === LDAP_NAMES.inum || sameValues(before, values)) continue;
+      changes.push(change('replace', ldapName, values));
+      undo.push(change('replace', ldapName, before));
+    }
+    if (had && !has) {
+      changes.push(change('delete', 'objectClass', [EXTENSION_CLASS]));
+      undo.push(change('add', 'objectClass', [EXTENSION_CLASS]));
+    }
     if (changes.length === 0) {
       // Nothing to write, if what was read is still what the directory holds.
       const now = await this.read(current.dn);
       if (!now || now.version !== current.version) throw new ConcurrentChangeError();
       return now;
     }
-    const oldName = current.definition.name ?? '';
     const newName = definition.name ?? '';
-    const renamed = oldName.toLowerCase() !== newName.toLowerCase();
+    const renamed = (current.definition.name ?? '').toLowerCase() !== newName.toLowerCase();
+    const claim = releasedClaim(definition);
+    const claims = claim !== undefined && claim !== releasedClaim(current.definition);
     const postRead = new PostReadControl(READ_ATTRIBUTES);
     try {
       await this.directory.run((c) => c.modify(current.dn, changes, [...unchanged(current), postRead]));
@@ -266,12 +288,17 @@ export class LdapAttributeStore implements AttributeStore {
       if (isAssertionFailure(error)) throw new ConcurrentChangeError();
       throw writeError(error, definition);
     }
-    if (renamed) {
-      if (!(await this.names.claim(newName, current.dn))) {
-        const back = change('replace', LDAP_NAMES.name, [oldName]);
-        await this.directory.run((c) => c.modify(current.dn, back));
-        throw nameTaken(newName);
-      }
+    // The definition first, then its claims; a claim another definition holds undoes the whole change, so
+    // that a refused write changes nothing (a concurrent write of the same fields in between is undone too).
+    const refusal =
+      renamed && !(await this.names.claim(newName, current.dn))
+        ? nameTaken(newName)
+        : claims && !(await this.claims.claim(claim, current.dn))
+          ? claimTaken(claim)
+          : undefined;
+    if (refusal) {
+      await this.directory.run((c) => c.modify(current.dn, undo));
+      throw refusal;
     }
     return this.written(current.dn, postRead);
   }
@@ -431,6 +458,18 @@ function readValidation(json: string | undefined): AttributeValidation | undefin
   if (Number.isInteger(p.maxLength)) out.maxLength = p.maxLength as number;
   if (typeof p.regexp === 'string' && p.regexp !== '') out.regexp = p.regexp;
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** The claim an OIDC provider releases for a definition: its claimName while it is active. */
+function releasedClaim(definition: AttributeDefinition): string | undefined {
+  return definition.status === 'active' ? definition.claimName?.toLowerCase() : undefined;
+}
+
+function claimTaken(claim: string): ConflictError {
+  return new ConflictError(
+    `Claim '${claim}' is already released by another active definition`,
+    'Another active definition took this claim at the same time.',
+  );
 }
 
 function nameTaken(name: string): ConflictError {

@@ -7,7 +7,8 @@ export type Holds = (dn: string, name: string) => Promise<boolean>;
 
 /**
  * One entry per definition name, `cn=<name in lower case>,ou=attributeNames,<base>`, pointing at its
- * definition with `seeAlso`. Adding an entry whose DN exists fails atomically in every LDAP server, so
+ * definition with `seeAlso`; likewise one per claim that an active definition releases (its claimName),
+ * under `ou=claimNames,ou=attributeNames,<base>` (so in the same database). Adding an entry whose DN exists fails atomically in every LDAP server, so
  * a definition that is created or renamed and then claims its name either gets the claim or finds the
  * definition that holds it, and backs out: name uniqueness holds under races, across any number of
  * service instances (slapd's `unique` overlay alone does not: it searches, then writes, and concurrent
@@ -19,13 +20,18 @@ export type Holds = (dn: string, name: string) => Promise<boolean>;
  * modify instead of an add), which spares each of them a second commit in the directory.
  */
 export class NameClaims {
+  /** The container of the claims, after the containers it is in (each created when missing). */
+  private readonly containers: string[];
   private readonly container: string;
 
   constructor(
     private readonly directory: Directory,
+    kind: 'names' | 'claims',
     private readonly holds: Holds,
   ) {
-    this.container = `ou=attributeNames,${directory.options.baseDn}`;
+    const names = `ou=attributeNames,${directory.options.baseDn}`;
+    this.containers = kind === 'names' ? [names] : [names, `ou=claimNames,${names}`];
+    this.container = this.containers.at(-1) as string;
   }
 
   private dnOf(name: string): string {
@@ -41,10 +47,10 @@ export class NameClaims {
       return true;
     } catch (error) {
       if (error instanceof NoSuchObjectError) {
-        await this.directory.addIfMissing(this.container, {
-          objectClass: ['organizationalUnit'],
-          ou: ['attributeNames'],
-        });
+        for (const container of this.containers) {
+          const ou = /^ou=([^,]+),/.exec(container)?.[1] ?? '';
+          await this.directory.addIfMissing(container, { objectClass: ['organizationalUnit'], ou: [ou] });
+        }
         return this.claim(name, owner);
       }
       if (!(error instanceof AlreadyExistsError)) throw error;

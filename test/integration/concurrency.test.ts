@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Client, EqualityFilter, OrFilter } from 'ldapts';
+import { AndFilter, Client, EqualityFilter, OrFilter } from 'ldapts';
 import { call, rawEntry, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
 
 describe('concurrent writers: ETags, conditional writes, no lost updates', () => {
@@ -268,7 +268,10 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
       const current = (await call(renamer, 'GET', `/attributes/${inum}`, as(renamer))).body;
       const name = uniqueName('contested');
       const rename = () =>
-        call(renamer, 'PUT', '/attributes', { ...as(renamer), body: { ...current, name } });
+        call(renamer, 'PUT', '/attributes', {
+          ...as(renamer),
+          body: { ...current, name, description: 'Renamed along' },
+        });
       const creation = () =>
         call(creator, 'POST', '/attributes', {
           ...as(creator),
@@ -285,9 +288,9 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
       } else {
         expect([put.status, post.status], 'the rename loses to the creation').to.deep.equal([409, 201]);
         expect([...holders.keys()]).to.deep.equal([post.body.inum]);
-        expect((await rawEntry(directory.slapd, dn)).jansAttrName, 'no half-done rename').to.deep.equal([
-          current.name,
-        ]);
+        const kept = await rawEntry(directory.slapd, dn);
+        expect(kept.jansAttrName, 'no half-done rename').to.deep.equal([current.name]);
+        expect(kept.description, 'nothing else of the refused PUT').to.equal(undefined);
       }
     }
   });
@@ -366,6 +369,76 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
     // Each instance lists the winner once it knows of it: at once when it wrote it, within a poll of the
     // change log when the other one did.
     expect(await listedByBoth(name, 1)).to.deep.equal([1, 1]);
+  });
+
+  it('lets one active definition of concurrent writers release a claim, across instances', async () => {
+    const claim = uniqueName('claim').toLowerCase();
+    /** The active definitions slapd holds with this claimName, by inum. */
+    const releasing = async () => {
+      const client = new Client({ url: directory.slapd.url });
+      try {
+        await client.bind(directory.slapd.bindDn, directory.slapd.password);
+        const { searchEntries } = await client.search('ou=attributes,o=jans', {
+          scope: 'one',
+          filter: new AndFilter({
+            filters: [
+              new EqualityFilter({ attribute: 'jansClaimName', value: claim }),
+              new EqualityFilter({ attribute: 'jansStatus', value: 'active' }),
+            ],
+          }),
+          attributes: ['inum'],
+        });
+        return searchEntries.map((e) => String(e.inum));
+      } finally {
+        await client.unbind();
+      }
+    };
+    const creations = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => {
+        const app = i % 2 === 0 ? a : b;
+        return call(app, 'POST', '/attributes', {
+          ...as(app),
+          body: {
+            name: uniqueName('c'),
+            displayName: 'Claim race',
+            dataType: 'string',
+            status: 'active',
+            claimName: claim,
+          },
+        });
+      }),
+    );
+    const created = creations.filter((r) => r.status === 201);
+    expect(created).to.have.length(1);
+    expect(creations.filter((r) => r.status === 409)).to.have.length(19);
+    expect(await releasing()).to.deep.equal([created[0]?.body.inum]);
+
+    // Inactive definitions with the claim, switched on at once through both instances: one wins.
+    const dormant = await Promise.all(
+      Array.from({ length: 10 }, () => create({ status: 'inactive', claimName: claim.toUpperCase() })),
+    );
+    const winner = created[0]?.body.inum as string;
+    expect((await call(a, 'DELETE', `/attributes/${winner}`, as(a))).status).to.equal(204);
+    // Each instance checks the claim against what it knows first; let both learn of the delete.
+    for (const app of [a, b]) {
+      const started = Date.now();
+      while ((await call(app, 'GET', `/attributes/${winner}`, as(app))).status !== 404) {
+        expect(Date.now() - started).to.be.below(2000);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const activations = await Promise.all(
+      dormant.map(({ inum }, i) => {
+        const app = i % 2 === 0 ? a : b;
+        return call(app, 'PATCH', `/attributes/${inum}`, {
+          ...as(app),
+          body: [{ op: 'replace', path: '/status', value: 'active' }],
+        });
+      }),
+    );
+    expect(activations.filter((r) => r.status === 200)).to.have.length(1);
+    expect(activations.filter((r) => r.status === 409)).to.have.length(9);
+    expect(await releasing()).to.have.length(1);
   });
 
   it('frees the name of a deleted or renamed definition for one new holder, across instances', async () => {

@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import type { Directory } from '../../src/ldap/directory.js';
+import type { AttributeDefinition, StoredAttribute } from '../../src/attributes/definition.js';
+import { ConflictError } from '../../src/errors.js';
+import { LdapAttributeStore } from '../../src/ldap/attribute-store.js';
 import { NameClaims } from '../../src/ldap/name-claims.js';
-import { adminDirectory, startTestDirectory } from './harness.js';
+import { adminDirectory, rawEntry, startTestDirectory } from './harness.js';
 
 /**
  * Name claims against a real slapd, with the order of two writers' steps fixed by the `holds` callback
@@ -26,11 +29,11 @@ describe('name claims', () => {
   it('lets a stale claim go to one writer when its old holder takes it back meanwhile', async () => {
     // X held "contested", gave it up (a rename), and is taking it back while Y takes the stale claim over.
     const name = `contested${Date.now()}`;
-    const held = new NameClaims(ldap, async () => false);
+    const held = new NameClaims(ldap, 'names', async () => false);
     expect(await held.claim(name, x)).to.equal(true);
 
     let xTookItBack: boolean | undefined;
-    const claims = new NameClaims(ldap, async (holder) => {
+    const claims = new NameClaims(ldap, 'names', async (holder) => {
       // Y has read the claim (held by X) and asks whether X still carries the name: X's rename back has
       // not committed when Y looks, so no; before Y acts on that answer, X claims the name again.
       if (holder === x && xTookItBack === undefined) xTookItBack = await held.claim(name, x);
@@ -43,10 +46,51 @@ describe('name claims', () => {
 
   it('gives a claim back to its holder when nobody took it meanwhile', async () => {
     const name = `mine${Date.now()}`;
-    const claims = new NameClaims(ldap, async () => false);
+    const claims = new NameClaims(ldap, 'names', async () => false);
     expect(await claims.claim(name, x)).to.equal(true);
     expect(await claims.claim(name, x)).to.equal(true);
     expect(await claims.claim(name, y)).to.equal(true);
-    expect(await new NameClaims(ldap, async () => true).claim(name, x)).to.equal(false);
+    expect(await new NameClaims(ldap, 'names', async () => true).claim(name, x)).to.equal(false);
+  });
+
+  it('keeps the claims of claim names apart from those of definition names, below them', async () => {
+    const key = `shared${Date.now()}`;
+    expect(await new NameClaims(ldap, 'claims', async () => true).claim(key, x)).to.equal(true);
+    expect(await new NameClaims(ldap, 'names', async () => true).claim(key, y)).to.equal(true);
+    const owner = async (base: string) =>
+      (await rawEntry(directory.slapd, `cn=${key.toLowerCase()},${base}`)).seeAlso;
+    expect(await owner('ou=claimNames,ou=attributeNames,o=jans')).to.deep.equal([x]);
+    expect(await owner('ou=attributeNames,o=jans')).to.deep.equal([y]);
+  });
+
+  it('undoes all of a change whose claim another definition holds, and keeps no creation that lost one', async () => {
+    const store = new LdapAttributeStore(ldap);
+    const stamp = Date.now();
+    const claim = `undone${stamp}`;
+    const definition = (key: string, fields: Partial<AttributeDefinition>): AttributeDefinition => ({
+      inum: `${key}${stamp}`,
+      name: `${key}${stamp}`,
+      displayName: key,
+      dataType: 'string',
+      status: 'active',
+      ...fields,
+    });
+    await store.create(definition('holder', { claimName: claim }));
+    const other = await store.create(definition('other', {}));
+    if (!other) throw new Error('not created');
+    // Past the service's own check (as when another instance's write has not reached it yet).
+    const taking = { ...other.definition, claimName: claim.toUpperCase(), description: 'Taking the claim' };
+    const refused = await store.replace(other, taking).catch((error: unknown) => error);
+    expect(refused).to.be.instanceOf(ConflictError);
+    const kept = await rawEntry(directory.slapd, other.dn);
+    expect([kept.jansClaimName, kept.description]).to.deep.equal([undefined, undefined]);
+    // An inactive definition releases no claim, so it may carry one that another definition holds.
+    const now = (await store.get(other.definition.inum)) as StoredAttribute;
+    const inactive = await store.replace(now, { ...taking, status: 'inactive' });
+    expect(inactive.definition.claimName).to.equal(claim.toUpperCase());
+
+    const creation = await store.create(definition('third', { claimName: claim })).catch((e: unknown) => e);
+    expect(creation).to.be.instanceOf(ConflictError);
+    expect(await store.get(`third${stamp}`)).to.equal(undefined);
   });
 });
