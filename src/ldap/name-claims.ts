@@ -8,11 +8,11 @@ export type Holds = (dn: string, name: string) => Promise<boolean>;
 /**
  * One entry per definition name, `cn=<name in lower case>,ou=attributeNames,<base>`, pointing at its
  * definition with `seeAlso`; likewise one per claim that an active definition releases (its claimName),
- * under `ou=claimNames,ou=attributeNames,<base>` (so in the same database). Adding an entry whose DN exists fails atomically in every LDAP server, so
- * a definition that is created or renamed and then claims its name either gets the claim or finds the
- * definition that holds it, and backs out: name uniqueness holds under races, across any number of
- * service instances (slapd's `unique` overlay alone does not: it searches, then writes, and concurrent
- * writers slip between the two).
+ * under `ou=claimNames,ou=attributeNames,<base>` (so in the same database). Adding an entry whose DN
+ * exists fails atomically in every LDAP server, so a definition that is created or renamed and then
+ * claims its name either gets the claim or finds the definition that holds it, and backs out: name
+ * uniqueness holds under races, across any number of service instances (slapd's `unique` overlay alone
+ * does not: it searches, then writes, and concurrent writers slip between the two).
  *
  * Definitions are written before they claim, so a claim whose definition no longer carries the name
  * (deleted or renamed, or a write interrupted half way) is stale and is taken over. Claims are therefore
