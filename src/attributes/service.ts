@@ -22,7 +22,7 @@ import {
 } from './definition.js';
 import { patchDocument } from './json-patch.js';
 import { everyDefinition, parseListQuery, type ListParams, type Page } from './query.js';
-import type { Scope, ScopeStore } from './scopes.js';
+import { sameDn, type Scope, type ScopeStore } from './scopes.js';
 import { Turns } from './turns.js';
 import type { AttributeStore, PersonSchema } from './store.js';
 
@@ -46,6 +46,8 @@ export interface Change {
   written?: StoredAttribute;
   /** Things the caller should know about the change's effect, e.g. scopes that stop releasing a claim. */
   warnings?: string[];
+  /** Scopes the change took the definition's claim from (a forced delete): as read, and after. */
+  scopes?: { before: Scope; after: Scope }[];
 }
 
 /** A change to an existing definition: both states are known. */
@@ -286,7 +288,14 @@ export class AttributeService {
    * removes it from those scopes, so no scope is left pointing at a definition that no longer exists.
    */
   async remove(inum: string, ifMatch?: string, force = false): Promise<Change> {
+    // Kept across attempts: a scope changed by an attempt that then lost a race stays changed.
+    const changedScopes: { before: Scope; after: Scope }[] = [];
     const change = await this.change(inum, ifMatch, async (before) => {
+      const dropClaim = async (scope: Scope) => {
+        await this.scopes.removeClaim(scope.inum, before.dn);
+        const claims = scope.claims.filter((claim) => !sameDn(claim, before.dn));
+        changedScopes.push({ before: scope, after: { ...scope, claims } });
+      };
       if (before.definition.predefined) {
         throw new ConflictError(
           'A predefined definition cannot be deleted',
@@ -301,15 +310,14 @@ export class AttributeService {
         );
       }
       await this.checking(before.definition, undefined);
-      for (const scope of users) await this.scopes.removeClaim(scope.inum, before.dn);
+      for (const scope of users) await dropClaim(scope);
       if (!(await this.store.remove(inum, before))) throw new NotFoundError();
       // A scope that took the claim on while it was being deleted loses it again.
-      for (const { scope } of await this.scopes.referencing(before.dn)) {
-        await this.scopes.removeClaim(scope.inum, before.dn);
-      }
+      for (const { scope } of await this.scopes.referencing(before.dn)) await dropClaim(scope);
       return {
         before,
         ...(users.length > 0 ? { warnings: [`Removed from scopes ${scopeNames(users)}`] } : {}),
+        ...(changedScopes.length > 0 ? { scopes: changedScopes } : {}),
       };
     });
     return this.changed(change);

@@ -468,7 +468,8 @@ export interface paths {
     /**
      * Who changed a scope, when and how.
      * @description The audit trail of one scope, newest first: every patch, allowed or refused, with the caller,
-     *     the status and, for changes, the JSON Patch from before to after.
+     *     the status and, for changes, the JSON Patch from before to after; also each forced delete of
+     *     a definition that took its claim from the scope.
      */
     get: operations['get-oauth-scopes-history-by-inum'];
     put?: never;

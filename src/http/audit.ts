@@ -106,22 +106,30 @@ export function auditWrites(store: AuditStore, log: Logger, identify: Api['ident
           ? scopeWrite(request)
           : definitionWrite(request);
     if (!about) return;
-    const { diff, ...what } = about;
-    const event: AuditEvent = {
+    // A forced delete also changed scopes: each gets an event of its own, for its history.
+    const scopes = (ctx.state.change as Change | undefined)?.scopes ?? [];
+    const changedScopes = scopes.map((s) => ({ scope: s.after.inum, diff: diffOf(s.before, s.after) }));
+    const time = new Date().toISOString();
+    const actor = { subject: principal.subject, clientId: principal.clientId };
+    const events = [about, ...changedScopes].map(({ diff, ...what }): AuditEvent => ({
       id: randomUUID(),
-      time: new Date().toISOString(),
-      actor: { subject: principal.subject, clientId: principal.clientId },
+      time,
+      actor,
       operation,
       ...what,
       status: ctx.status,
       ...(diff ? { diff } : {}),
-    };
-    log.info({ audit: event }, 'audit');
-    try {
-      await store.append(event);
-    } catch (error) {
-      auditFailures.count++;
-      log.error({ err: error, audit: event, failures: auditFailures.count }, 'AUDIT EVENT NOT STORED');
-    }
+    }));
+    await Promise.all(
+      events.map(async (event) => {
+        log.info({ audit: event }, 'audit');
+        try {
+          await store.append(event);
+        } catch (error) {
+          auditFailures.count++;
+          log.error({ err: error, audit: event, failures: auditFailures.count }, 'AUDIT EVENT NOT STORED');
+        }
+      }),
+    );
   };
 }

@@ -356,6 +356,22 @@ describe('the audit trail', () => {
     expect(
       (await call(app, 'GET', '/scopes/43F1/history', { token: as('reader', [SCOPE.read]) })).status,
     ).to.equal(403);
+
+    // A forced delete takes the claim from the scope: the scope's history says so too.
+    const forced = await call(app, 'DELETE', `/attributes/${created.body.inum}?force=true`, {
+      token: as('max', [SCOPE.delete, SCOPES.write]),
+    });
+    expect(forced.status).to.equal(204);
+    const after = await call(app, 'GET', '/scopes/43F1/history', { token: as('auditor', [SCOPES.read]) });
+    const [removal] = after.body.entries as AuditEvent[];
+    expect(removal).to.deep.include({ operation: 'delete-attributes-by-inum', scope: '43F1', status: 204 });
+    expect(removal?.actor.subject).to.equal('max');
+    expect(removal?.diff).to.deep.equal([{ op: 'remove', path: `/claims/${claims.length}` }]);
+    const definitionEvents = (await history(created.body.inum)).body.entries as AuditEvent[];
+    expect(definitionEvents[0]).to.deep.include({
+      operation: 'delete-attributes-by-inum',
+      inum: created.body.inum,
+    });
   });
 
   it('is kept in the directory, so another instance serves the same history', async () => {
