@@ -264,8 +264,8 @@ for values the attributes a write named (never their values).
 
 Options:
   --scope            the argument is a scope's inum: its patches
-  --user             the argument is a user's inum: writes of its values (needs a user-attributes scope)
-  --session          the argument is a session's id: writes of its values
+  --user             the argument is a user's inum: writes of its values (a user-attributes scope)
+  --session          the argument is a session's id: writes of its values (a session-attributes scope)
   --limit N          page size (default 50)
   --start N          zero-based index of the first event
   --json             the service's JSON page, with each change as a JSON Patch`,
