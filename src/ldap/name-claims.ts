@@ -55,9 +55,16 @@ export class NameClaims {
       }
       if (!(error instanceof AlreadyExistsError)) throw error;
     }
-    const { searchEntries } = await this.directory.run((c) =>
-      c.search(dn, { scope: 'base', attributes: ['seeAlso', 'entryCSN'] }),
-    );
+    let searchEntries;
+    try {
+      ({ searchEntries } = await this.directory.run((c) =>
+        c.search(dn, { scope: 'base', attributes: ['seeAlso', 'entryCSN'] }),
+      ));
+    } catch (error) {
+      // Removed since the add failed (by hand, say): add it again.
+      if (error instanceof NoSuchObjectError) return this.claim(name, owner);
+      throw error;
+    }
     const holder = String(searchEntries[0]?.seeAlso ?? '');
     const version = String(searchEntries[0]?.entryCSN ?? '');
     // A claim naming this owner was left when it gave the name up. Taking it back is a conditional write

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { AlreadyExistsError } from 'ldapts';
 import type { Directory } from '../../src/ldap/directory.js';
 import type { AttributeDefinition, StoredAttribute } from '../../src/attributes/definition.js';
 import { ConflictError } from '../../src/errors.js';
@@ -92,5 +93,29 @@ describe('name claims', () => {
     const creation = await store.create(definition('third', { claimName: claim })).catch((e: unknown) => e);
     expect(creation).to.be.instanceOf(ConflictError);
     expect(await store.get(`third${stamp}`)).to.equal(undefined);
+  });
+
+  it('claims a name again when its claim is removed between a failed add and the read that follows', async () => {
+    const name = `removed${Date.now()}`;
+    expect(await new NameClaims(ldap, 'names', async () => false).claim(name, x)).to.equal(true);
+    // A directory that removes the claim right after the claim's add has failed, as someone cleaning up
+    // claims by hand might.
+    const dn = `cn=${name.toLowerCase()},ou=attributeNames,o=jans`;
+    let removed = false;
+    const racing = Object.create(ldap) as Directory;
+    racing.run = async (operation) => {
+      try {
+        return await ldap.run(operation);
+      } catch (error) {
+        if (!removed && error instanceof AlreadyExistsError) {
+          removed = true;
+          await ldap.run((c) => c.del(dn));
+        }
+        throw error;
+      }
+    };
+    expect(await new NameClaims(racing, 'names', async () => true).claim(name, y)).to.equal(true);
+    expect(removed).to.equal(true);
+    expect((await rawEntry(directory.slapd, dn)).seeAlso).to.deep.equal([y]);
   });
 });
