@@ -20,9 +20,8 @@ export type Holds = (dn: string, name: string) => Promise<boolean>;
  * modify instead of an add), which spares each of them a second commit in the directory.
  */
 export class NameClaims {
-  /** The container of the claims, after the containers it is in (each created when missing). */
+  /** The container of the claims last, after those it is in (each created when missing). */
   private readonly containers: string[];
-  private readonly container: string;
 
   constructor(
     private readonly directory: Directory,
@@ -31,11 +30,10 @@ export class NameClaims {
   ) {
     const names = `ou=attributeNames,${directory.options.baseDn}`;
     this.containers = kind === 'names' ? [names] : [names, `ou=claimNames,${names}`];
-    this.container = this.containers.at(-1) as string;
   }
 
   private dnOf(name: string): string {
-    return `${new DN({ cn: name.toLowerCase() }).toString()},${this.container}`;
+    return `${new DN({ cn: name.toLowerCase() }).toString()},${this.containers.at(-1)}`;
   }
 
   /** Claims `name` for the definition at `owner`; returns false when a live definition holds it. */

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { AndFilter, EqualityFilter } from 'ldapts';
 import {
   SCOPE,
-  adminDirectory,
+  activeWithClaim,
   call,
   startTestApp,
   startTestDirectory,
@@ -31,27 +30,7 @@ describe('claim consistency and the claim mapping', () => {
     });
   const remove = (inum: string) => call(app, 'DELETE', `/attributes/${inum}`, { token: app.adminToken });
 
-  /** The inums of the active definitions with this claim, as the directory holds them. */
-  const holders = async (claimName: string): Promise<string[]> => {
-    const admin = adminDirectory(directory.slapd);
-    try {
-      const { searchEntries } = await admin.run((c) =>
-        c.search('ou=attributes,o=jans', {
-          scope: 'one',
-          filter: new AndFilter({
-            filters: [
-              new EqualityFilter({ attribute: 'jansClaimName', value: claimName }),
-              new EqualityFilter({ attribute: 'jansStatus', value: 'active' }),
-            ],
-          }),
-          attributes: ['inum'],
-        }),
-      );
-      return searchEntries.map((e) => String(e.inum));
-    } finally {
-      await admin.close();
-    }
-  };
+  const holders = (claimName: string) => activeWithClaim(directory.slapd, claimName);
 
   /** Exactly one reply won (`won`), the others are 409s naming the winner's inum; answers that inum. */
   const oneWinner = async (replies: Reply[], claimName: string, won: number[]): Promise<string> => {

@@ -1,6 +1,14 @@
 import { expect } from 'chai';
-import { AndFilter, Client, EqualityFilter, OrFilter } from 'ldapts';
-import { call, rawEntry, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+import { Client, EqualityFilter, OrFilter } from 'ldapts';
+import {
+  activeWithClaim,
+  call,
+  rawEntry,
+  startTestApp,
+  startTestDirectory,
+  uniqueName,
+  type TestApp,
+} from './harness.js';
 
 describe('concurrent writers: ETags, conditional writes, no lost updates', () => {
   let directory: Awaited<ReturnType<typeof startTestDirectory>>;
@@ -373,26 +381,7 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
 
   it('lets one active definition of concurrent writers release a claim, across instances', async () => {
     const claim = uniqueName('claim').toLowerCase();
-    /** The active definitions slapd holds with this claimName, by inum. */
-    const releasing = async () => {
-      const client = new Client({ url: directory.slapd.url });
-      try {
-        await client.bind(directory.slapd.bindDn, directory.slapd.password);
-        const { searchEntries } = await client.search('ou=attributes,o=jans', {
-          scope: 'one',
-          filter: new AndFilter({
-            filters: [
-              new EqualityFilter({ attribute: 'jansClaimName', value: claim }),
-              new EqualityFilter({ attribute: 'jansStatus', value: 'active' }),
-            ],
-          }),
-          attributes: ['inum'],
-        });
-        return searchEntries.map((e) => String(e.inum));
-      } finally {
-        await client.unbind();
-      }
-    };
+    const releasing = () => activeWithClaim(directory.slapd, claim);
     const creations = await Promise.all(
       Array.from({ length: 20 }, (_, i) => {
         const app = i % 2 === 0 ? a : b;

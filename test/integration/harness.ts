@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
-import { Client, NoSuchObjectError } from 'ldapts';
+import { AndFilter, Client, EqualityFilter, NoSuchObjectError } from 'ldapts';
 import { OpenAPIBackend } from 'openapi-backend';
 import { pino, type Logger } from 'pino';
 import { newRsaKeyPair } from '../../src/auth/dev-keys.js';
@@ -79,6 +79,22 @@ export async function asRoot<T>(
   }
 }
 
+/** The inums of the active definitions with this claimName, as slapd holds them. */
+export async function activeWithClaim(slapd: RunningSlapd, claimName: string): Promise<string[]> {
+  const { searchEntries } = await asRoot(slapd, (c) =>
+    c.search('ou=attributes,o=jans', {
+      scope: 'one',
+      filter: new AndFilter({
+        filters: [
+          new EqualityFilter({ attribute: 'jansClaimName', value: claimName }),
+          new EqualityFilter({ attribute: 'jansStatus', value: 'active' }),
+        ],
+      }),
+      attributes: ['inum'],
+    }),
+  );
+  return searchEntries.map((e) => String(e.inum));
+}
 /** A raw LDAP view of an entry, to check what the service really stored. */
 export async function rawEntry(slapd: RunningSlapd, dn: string): Promise<Record<string, string[]>> {
   const { searchEntries } = await asRoot(slapd, (c) =>
