@@ -10,11 +10,9 @@ import {
   type TestApp,
 } from './harness.js';
 
+/** A request body shaped like those Janssen's own API tests send (upper-case enums, keys it ignores). */
 const JANSSEN_TEST_BODY = JSON.parse(
-  readFileSync(
-    new URL('../../../shared/reference/janssen/attribute-for-patch.json', import.meta.url),
-    'utf8',
-  ),
+  readFileSync(new URL('../fixtures/janssen/post-body.json', import.meta.url), 'utf8'),
 );
 
 describe('changing attribute definitions (real slapd, real HTTP)', () => {

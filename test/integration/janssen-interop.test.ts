@@ -4,10 +4,8 @@ import { expect } from 'chai';
 import { parseLdif } from '../../src/directory/ldif.js';
 import { call, rawEntry, startTestApp, startTestDirectory, type TestApp } from './harness.js';
 
-/** Janssen's own seed, as a real Janssen deployment writes it (interop data kept outside the project). */
-const JANSSEN_LDIF = fileURLToPath(
-  new URL('../../../shared/reference/janssen/attributes.ldif', import.meta.url),
-);
+/** Janssen's seed definitions in the layout a Janssen deployment writes (see the fixture's header). */
+const JANSSEN_LDIF = fileURLToPath(new URL('../fixtures/janssen/attributes.ldif', import.meta.url));
 const BASE_LDIF = fileURLToPath(new URL('../../ldif/base.ldif', import.meta.url));
 
 describe('serving a directory that Janssen made', () => {
