@@ -7,6 +7,8 @@ export interface Config {
   port: number;
   /** Interface to listen on (HOST, default 127.0.0.1; 0.0.0.0 in a container). */
   host: string;
+  /** Deployed for real (NODE_ENV=production): never pretty-printed logs. */
+  production: boolean;
   /** Embedded directory, development signing key (DATA_DIR, default ./.data). */
   dataDir: string;
   /** External directory, or undefined to start a private slapd under dataDir (LDAP_URL). */
@@ -219,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     valueSchemaMaxAgeMs: int('VALUE_SCHEMA_MAX_AGE_MS', 5000, 0, 600_000),
     port: int('PORT', 8080, 0, 65535),
     host: text('HOST') ?? '127.0.0.1',
+    production: text('NODE_ENV') === 'production',
     dataDir: resolve(text('DATA_DIR') ?? '.data'),
     ldapUrl,
     ldapBindDn: text('LDAP_BIND_DN') ?? '',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect } from 'chai';
 import { ConfigError, loadConfig } from '../../src/config.js';
@@ -10,6 +11,7 @@ describe('loadConfig', () => {
     expect(loadConfig({})).to.deep.equal({
       port: 8080,
       host: '127.0.0.1',
+      production: false,
       dataDir: resolve('.data'),
       ldapUrl: undefined,
       ldapBindDn: '',
@@ -225,5 +227,35 @@ describe('loadConfig', () => {
     };
     expect(loadConfig(introspection).devTokens).to.equal(false);
     expect(loadConfig({ JWT_SECRET: 'y'.repeat(40) }).jwtAlgorithms).to.deep.equal(['HS256']);
+  });
+});
+
+describe('the configuration page', () => {
+  /** The variables loadConfig reads, with and without an external directory. */
+  function variablesRead(): Set<string> {
+    const read = new Set<string>();
+    for (const env of [{}, { LDAP_URL: 'ldap://127.0.0.1:1389', LDAP_BIND_DN: 'cn=admin,o=jans' }]) {
+      const watched = new Proxy(env as Record<string, string>, {
+        get: (target, key) => {
+          if (typeof key === 'string') read.add(key);
+          return target[key as string];
+        },
+      });
+      loadConfig(watched);
+    }
+    return read;
+  }
+
+  it('documents exactly the variables the service reads', () => {
+    const page = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    const documented = new Set(
+      page
+        .split('\n')
+        .filter((line) => line.startsWith('| `'))
+        .flatMap((line) =>
+          [...(line.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!),
+        ),
+    );
+    expect([...documented].sort()).to.deep.equal([...variablesRead()].sort());
   });
 });
