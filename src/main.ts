@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { SlapdError } from './directory/slapd.js';
 import { DOCS_ROOT } from './http/docs.js';
+import { createLog } from './log.js';
 import { API_ROOT } from './http/openapi.js';
 import { startService } from './server.js';
 
@@ -29,13 +29,10 @@ function prettyLogs(config: Config): boolean {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  // Lines are collected up to 4 KiB and then written synchronously, and at least every 250 ms, so a quiet
-  // service's lines are not held back; pino writes what is left when the process exits. Synchronous
-  // writes keep memory bounded: a slow reader of stdout holds requests up rather than letting it grow.
-  const log = prettyLogs(config)
-    ? pino({ level: config.logLevel, transport: { target: 'pino-pretty' } })
-    : pino({ level: config.logLevel }, pino.destination({ sync: true, minLength: 4096, periodicFlush: 250 }));
-  const service = await startService(config, log);
+  const { log, dropped, flush } = createLog({ level: config.logLevel, pretty: prettyLogs(config) });
+  // Whatever ends the process (a signal, a failed start), the lines still buffered are written first.
+  process.once('exit', flush);
+  const service = await startService(config, log, { logLinesDropped: dropped });
 
   const docs = `${service.url}${DOCS_ROOT}/`;
   service.log.info(

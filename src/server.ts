@@ -139,6 +139,8 @@ export function createValueService(
 export async function startService(
   config: Config,
   given: Logger = pino({ level: config.logLevel }),
+  /** Lines the given logger dropped, for metrics (see `createLog`). */
+  { logLinesDropped = () => 0 }: { logLinesDropped?: () => number } = {},
 ): Promise<RunningService> {
   const log = given.child({}, { redact: LOG_REDACT });
   let slapd: RunningSlapd | undefined;
@@ -182,6 +184,7 @@ export async function startService(
     connectionsOpen: () => directory.connectionsOpen(),
     operationsPending: () => directory.operationsPending(),
     auditFailures: () => auditFailures.count,
+    logLinesDropped,
   });
   let sync: IndexSync | undefined;
   try {

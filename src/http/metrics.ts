@@ -39,6 +39,7 @@ export class Metrics {
     connectionsOpen: () => number;
     operationsPending: () => number;
     auditFailures: () => number;
+    logLinesDropped: () => number;
   }) {
     collectDefaultMetrics({ register: this.registry });
     /** A value read when metrics are collected. */
@@ -62,6 +63,15 @@ export class Metrics {
       'Audit events that could not be written to the directory since start',
       sources.auditFailures,
     );
+    new Counter({
+      name: 'log_lines_dropped_total',
+      help: 'Log lines dropped because the reader of the output fell behind (the buffer was full)',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(sources.logLinesDropped());
+      },
+    });
   }
 
   /** Times a directory operation; outcome is `ok` or the error's class name. */

@@ -165,6 +165,7 @@ describe('what operators see: health, request ids, metrics, logs', () => {
     expect(text).to.match(/ldap_operations_pending \d+/);
     expect(text).to.match(/token_verification_failures_total\{reason="The token is not valid"\} [1-9]/);
     expect(text).to.match(/audit_events_not_stored \d+/);
+    expect(text).to.match(/^log_lines_dropped_total \d+$/m);
   });
 
   it('counts failed binds in the LDAP metrics while the directory is down, and is ready again once it is back', async () => {
