@@ -7,6 +7,7 @@ import { call, rawEntry, startTestApp, startTestDirectory, type TestApp } from '
 /** Janssen's seed definitions in the layout a Janssen deployment writes (see the fixture's header). */
 const JANSSEN_LDIF = fileURLToPath(new URL('../fixtures/janssen/attributes.ldif', import.meta.url));
 const BASE_LDIF = fileURLToPath(new URL('../../ldif/base.ldif', import.meta.url));
+const OUR_SEED = fileURLToPath(new URL('../../ldif/attributes.ldif', import.meta.url));
 
 describe('serving a directory that Janssen made', () => {
   let directory: Awaited<ReturnType<typeof startTestDirectory>>;
@@ -80,5 +81,38 @@ describe('serving a directory that Janssen made', () => {
     expect(raw.jansAttrSystemEditTyp).to.have.members(['admin', 'user']);
     expect(raw.displayName).to.deep.equal(['Admin UI role']);
     expect(raw.jansMultivaluedAttr).to.deep.equal(['TRUE']);
+  });
+});
+
+describe('the project’s seed, next to Janssen’s', () => {
+  const byInum = (file: string) =>
+    new Map(parseLdif(readFileSync(file, 'utf8'), file).map((e) => [e.attributes.get('inum')?.[0], e]));
+  const janssen = byInum(JANSSEN_LDIF);
+  const ours = byInum(OUR_SEED);
+  // The texts are the project's own words, and the marks of its extension class are its own too;
+  // every other LDAP attribute is a fact that OIDC and SAML consumers read and must be Janssen's.
+  const OWN = new Set(['displayName', 'description', 'objectClass', 'registryAttrPredefined']);
+  // OpenDJ writes booleans `true`, OpenLDAP `TRUE`: the same value.
+  const facts = (entry: { attributes: Map<string, string[]> }) =>
+    Object.fromEntries(
+      [...entry.attributes]
+        .filter(([name]) => !OWN.has(name))
+        .map(([name, values]) => [
+          name,
+          values.map((v) => (/^(true|false)$/i.test(v) ? v.toUpperCase() : v)).sort(),
+        ]),
+    );
+
+  it('holds the same 71 inums', () => {
+    expect([...ours.keys()].sort()).to.deep.equal([...janssen.keys()].sort());
+    expect(ours.size).to.equal(71);
+  });
+
+  it('carries Janssen’s urn, SAML URIs, claim names, types, roles and flags for every inum', () => {
+    for (const [inum, reference] of janssen) {
+      const mine = ours.get(inum);
+      expect(mine, `inum ${inum}`).to.not.equal(undefined);
+      expect(facts(mine as typeof reference), `inum ${inum}`).to.deep.equal(facts(reference));
+    }
   });
 });
