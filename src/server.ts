@@ -242,6 +242,7 @@ export async function startService(
       maxPageSize: config.maxPageSize,
       values,
       valueSchemas: values.schemas,
+      log,
     });
     const app = createApp({
       api,
