@@ -177,7 +177,7 @@ export async function createApi({
     }
     ctx.status = status;
     ctx.set('ETag', entityTag(stored));
-    ctx.type = 'application/json; charset=utf-8';
+    ctx.set('Content-Type', 'application/json');
     ctx.body = body;
   };
   const ifMatch = (ctx: KoaContext) => ctx.get('if-match') || undefined;

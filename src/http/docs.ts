@@ -34,7 +34,7 @@ const TYPES = {
   html: 'text/html; charset=utf-8',
   js: 'text/javascript; charset=utf-8',
   css: 'text/css; charset=utf-8',
-  json: 'application/json; charset=utf-8',
+  json: 'application/json',
   png: 'image/png',
 } as const;
 
@@ -189,7 +189,8 @@ function send(ctx: ParameterizedContext, asset: Asset): void {
   } else {
     ctx.body = asset.body;
   }
-  ctx.type = asset.type;
+  // Set as is: Koa's type setter would add a charset to application/json.
+  ctx.set('Content-Type', asset.type);
 }
 
 /**

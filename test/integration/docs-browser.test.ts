@@ -80,7 +80,7 @@ describe('API docs page (Swagger UI)', function () {
     const expected: Record<string, [string, RegExp]> = {
       '/': ['text/html; charset=utf-8', /^no-cache$/],
       '/docs-init.js': ['text/javascript; charset=utf-8', /^no-cache$/],
-      '/openapi.json': ['application/json; charset=utf-8', /^no-cache$/],
+      '/openapi.json': ['application/json', /^no-cache$/],
       '/swagger-ui.css': ['text/css; charset=utf-8', /max-age=\d+/],
       '/index.css': ['text/css; charset=utf-8', /max-age=\d+/],
       '/swagger-ui-bundle.js': ['text/javascript; charset=utf-8', /max-age=\d+/],

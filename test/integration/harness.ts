@@ -207,6 +207,9 @@ export async function assertMatchesContract(method: string, path: string, reply:
   } catch {
     // Not an API operation (an unknown path): the only promise is an ApiError body.
     expect(reply.body, `body of ${method} ${path}`).to.include.keys('code', 'message');
+    expect(reply.headers.get('content-type'), `content type of ${method} ${path}`).to.equal(
+      'application/json',
+    );
     return;
   }
   const documented = Object.keys(operation.responses ?? {});
@@ -214,6 +217,11 @@ export async function assertMatchesContract(method: string, path: string, reply:
     String(reply.status),
   );
   if (reply.status === 204 || reply.status === 304) return;
+  const response = (operation.responses ?? {})[String(reply.status)] as { content?: object } | undefined;
+  expect(
+    Object.keys(response?.content ?? {}),
+    `content type of ${operation.operationId} ${reply.status}, exactly as documented`,
+  ).to.include(reply.headers.get('content-type'));
   const result = api.validator.validateResponse(reply.body, operation, reply.status);
   expect(
     result.errors ?? [],
