@@ -14,7 +14,7 @@ import type { AttributeService, Change } from '../attributes/service.js';
 import { AppError, BadRequestError, UnsupportedMediaTypeError } from '../errors.js';
 import type { ValueService } from '../values/service.js';
 import type { ValueSchemas } from '../values/value-schema.js';
-import { API_ROOT } from './openapi.js';
+import { API_ROOT, SERVER_ROOT } from './openapi.js';
 import { valueHandlers } from './values.js';
 
 /** Answers one request below the API root. */
@@ -120,7 +120,7 @@ export async function createApi({
 }: ApiDependencies): Promise<Api> {
   const api = new OpenAPIBackend({
     definition: structuredClone(document),
-    apiRoot: API_ROOT,
+    apiRoot: SERVER_ROOT,
     strict: true,
     validate: true,
     coerceTypes: true,
@@ -323,7 +323,7 @@ export async function createApi({
    * from the document (which coerce path and query parameters to their types), then run the handler.
    */
   const run = async (ctx: KoaContext) => {
-    const { route, params } = match(ctx.method, ctx.path.slice(API_ROOT.length));
+    const { route, params } = match(ctx.method, ctx.path.slice(SERVER_ROOT.length));
     const { operation, handler, scopes, accepted, validators, arrays, queryNames, otherBody } = route;
     ctx.state.operationId = operation.operationId;
     ctx.state.params = params;
@@ -353,7 +353,7 @@ export async function createApi({
   const identify = async (ctx: KoaContext) => {
     if (!ctx.path.startsWith(`${API_ROOT}/`)) return undefined;
     try {
-      const { route, params } = match(ctx.method, ctx.path.slice(API_ROOT.length));
+      const { route, params } = match(ctx.method, ctx.path.slice(SERVER_ROOT.length));
       const token = bearerToken(ctx.get('authorization') || undefined);
       const principal = await verifier.verify(token);
       return { operationId: route.operation.operationId as string, params, principal };
@@ -378,7 +378,7 @@ interface Parameter {
 }
 
 /**
- * The route (anything that names an operation) for a method and a path below the API root, with the
+ * The route (anything that names an operation) for a method and a path below the server root, with the
  * path's parameters (URI-decoded), by openapi-backend's rules (a literal path before a template, then the
  * template with the longest literal part; trailing slashes ignored); each path's pattern compiled once.
  */

@@ -13,7 +13,7 @@ import { newRsaKeyPair } from '../../src/auth/dev-keys.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
 import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
-import { API_ROOT, loadOpenApiDocument } from '../../src/http/openapi.js';
+import { API_ROOT, SERVER_ROOT, loadOpenApiDocument } from '../../src/http/openapi.js';
 import { Directory } from '../../src/ldap/directory.js';
 import { startService, type RunningService } from '../../src/server.js';
 
@@ -189,7 +189,7 @@ export interface Reply {
 let contract: OpenAPIBackend | undefined;
 async function openApi(): Promise<OpenAPIBackend> {
   if (!contract) {
-    contract = new OpenAPIBackend({ definition: loadOpenApiDocument(), apiRoot: API_ROOT, strict: true });
+    contract = new OpenAPIBackend({ definition: loadOpenApiDocument(), apiRoot: SERVER_ROOT, strict: true });
     await contract.init();
   }
   return contract;
