@@ -657,8 +657,9 @@ export interface components {
       value?: unknown;
     };
     /**
-     * @description A definition as clients send it. Enumerated values are accepted in any case (`STRING`,
-     *     `Active`). Unknown fields, `dn`, `baseDn` and the derived flags are ignored.
+     * @description A definition as clients send it. The fields Janssen's schema requires are required here too, and
+     *     may not be empty. Enumerated values are accepted in any case (`STRING`, `Active`), booleans also
+     *     as `"true"` and `"false"`. Unknown fields, `dn`, `baseDn` and the derived flags are ignored.
      *     `jansMultivaluedAttr` is accepted as another name for `oxMultiValuedAttribute`.
      *     `predefined` is set by the service only and ignored here. `oxMultiValuedAttribute` can go from
      *     false to true but not back (409).
@@ -668,13 +669,13 @@ export interface components {
       /** @description LDAP attribute type name. A new name is at most 30 characters long. */
       name: string;
       displayName: string;
-      description?: string | null;
+      description: string;
       /** @description string, numeric, boolean, binary, certificate, generalizedTime or json */
       dataType: string;
       /** @description active, inactive, expired or register */
       status?: string | null;
-      editType?: components['schemas']['RoleListInput'];
-      viewType?: components['schemas']['RoleListInput'];
+      editType: components['schemas']['RoleListInput'];
+      viewType: components['schemas']['RoleListInput'];
       usageType?: string[] | null;
       origin?: string | null;
       claimName?: string | null;
@@ -697,7 +698,7 @@ export interface components {
       encrypted?: boolean | null;
       attributeValidation?: components['schemas']['AttributeValidation'] | null;
     };
-    RoleListInput: string[] | null;
+    RoleListInput: string[];
     /** @enum {string} */
     Role: 'admin' | 'owner' | 'manager' | 'user' | 'whitePages';
     /** @description A stored definition, as the server returns it. Empty fields are left out. */

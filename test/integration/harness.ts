@@ -27,6 +27,16 @@ export const SCOPE = {
   deleteAll: 'https://jans.io/oauth/config/delete-all',
 };
 
+/**
+ * The fields Janssen's schema requires of every definition written besides name, displayName and
+ * dataType, with plain values. Spread first into a body, so that a test's own values win.
+ */
+export const JANSSEN_REQUIRED = {
+  description: 'Written by a test',
+  editType: ['admin'],
+  viewType: ['admin'],
+};
+
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `attr-registry-${prefix}-`));
 }
