@@ -16,6 +16,7 @@ import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
 import { API_ROOT, SERVER_ROOT, loadOpenApiDocument } from '../../src/http/openapi.js';
 import { Directory } from '../../src/ldap/directory.js';
 import { startService, type RunningService } from '../../src/server.js';
+import { upstreamViolations } from './upstream-contract.js';
 
 export const SCOPE = {
   read: 'https://jans.io/oauth/config/attributes.readonly',
@@ -206,10 +207,17 @@ async function openApi(): Promise<OpenAPIBackend> {
 }
 
 /**
- * Checks a response against the OpenAPI document: the status must be documented for the operation and the
- * body must match that status's schema. Every API call of the integration tests goes through this.
+ * Checks a response against the OpenAPI document: the status must be documented for the operation, the
+ * content type must be the one documented, and the body must match that status's schema; and against
+ * Janssen's published contract (see upstream-contract.ts). Every API call of the integration tests goes
+ * through this. `lacking` names required fields a test knows its stored entry lacks.
  */
-export async function assertMatchesContract(method: string, path: string, reply: Reply): Promise<void> {
+export async function assertMatchesContract(
+  method: string,
+  path: string,
+  reply: Reply,
+  lacking: readonly string[] = [],
+): Promise<void> {
   const api = await openApi();
   let operation;
   try {
@@ -220,12 +228,20 @@ export async function assertMatchesContract(method: string, path: string, reply:
     expect(reply.headers.get('content-type'), `content type of ${method} ${path}`).to.equal(
       'application/json',
     );
+    expect(
+      upstreamViolations('', reply.status, reply.body),
+      `${method} ${path} body is an ApiError`,
+    ).to.deep.equal([]);
     return;
   }
   const documented = Object.keys(operation.responses ?? {});
   expect(documented, `status ${reply.status} of ${operation.operationId} is documented`).to.include(
     String(reply.status),
   );
+  expect(
+    upstreamViolations(operation.operationId ?? '', reply.status, reply.body, lacking),
+    `${operation.operationId} ${reply.status} body matches Janssen's published contract`,
+  ).to.deep.equal([]);
   if (reply.status === 204 || reply.status === 304) return;
   const response = (operation.responses ?? {})[String(reply.status)] as { content?: object } | undefined;
   expect(
@@ -246,6 +262,8 @@ export interface CallOptions {
   rawBody?: string;
   contentType?: string;
   headers?: Record<string, string>;
+  /** Required fields of Janssen's schema that the stored entry is known to lack (made elsewhere). */
+  lacking?: string[];
 }
 
 /** An HTTP call to the service, validated against the contract. `path` is relative to the API root. */
@@ -270,7 +288,7 @@ export async function call(
     headers: response.headers,
     body: text ? JSON.parse(text) : undefined,
   };
-  await assertMatchesContract(method, `${API_ROOT}${path.split('?')[0]}`, reply);
+  await assertMatchesContract(method, `${API_ROOT}${path.split('?')[0]}`, reply, options.lacking);
   return reply;
 }
 

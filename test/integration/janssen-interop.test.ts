@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseLdif } from '../../src/directory/ldif.js';
-import { call, rawEntry, startTestApp, startTestDirectory, type TestApp } from './harness.js';
+import {
+  asRoot,
+  call,
+  rawEntry,
+  startTestApp,
+  startTestDirectory,
+  uniqueName,
+  type TestApp,
+} from './harness.js';
 
 /** Janssen's seed definitions in the layout a Janssen deployment writes (see the fixture's header). */
 const JANSSEN_LDIF = fileURLToPath(new URL('../fixtures/janssen/attributes.ldif', import.meta.url));
@@ -67,6 +75,52 @@ describe('serving a directory that Janssen made', () => {
     expect(await count('status=active')).to.equal(37);
     expect(await count('status=inactive')).to.equal(34);
     expect(await count('pattern=city')).to.equal(1);
+  });
+
+  it('serves an entry without the fields Janssen requires, and takes writes of it only once they are there', async () => {
+    const token = app.adminToken;
+    const inum = uniqueName('bare');
+    const dn = `inum=${inum},ou=attributes,o=jans`;
+    await asRoot(directory.slapd, (c) =>
+      c.add(dn, {
+        objectClass: ['top', 'jansAttr'],
+        inum,
+        jansAttrName: inum,
+        displayName: 'Bare',
+        jansAttrTyp: 'string',
+      }),
+    );
+    try {
+      // Janssen serves such an entry the same way: its schema's required fields are simply absent.
+      const lacking = ['description', 'editType', 'viewType'];
+      const read = await call(app, 'GET', `/attributes/${inum}`, { token, lacking });
+      expect(read.status).to.equal(200);
+      expect(read.body).to.include({ name: inum, displayName: 'Bare' });
+      expect(read.body).to.not.have.any.keys(...lacking);
+
+      const put = await call(app, 'PUT', '/attributes', { token, body: read.body });
+      expect(put.status).to.equal(400);
+      expect(put.body.description).to.contain('description');
+      const rename = [{ op: 'replace', path: '/displayName', value: 'Still bare' }];
+      const patched = await call(app, 'PATCH', `/attributes/${inum}`, { token, body: rename });
+      expect(patched.status).to.equal(400);
+      expect(patched.body.description).to.contain('description');
+      expect((await rawEntry(directory.slapd, dn)).displayName).to.deep.equal(['Bare']);
+
+      const completed = await call(app, 'PATCH', `/attributes/${inum}`, {
+        token,
+        body: [
+          ...rename,
+          { op: 'add', path: '/description', value: 'Now complete' },
+          { op: 'add', path: '/editType', value: ['admin'] },
+          { op: 'add', path: '/viewType', value: ['admin'] },
+        ],
+      });
+      expect(completed.status).to.equal(200);
+      expect(completed.body).to.include({ displayName: 'Still bare', description: 'Now complete' });
+    } finally {
+      await asRoot(directory.slapd, (c) => c.del(dn));
+    }
   });
 
   it('replaces a Janssen entry without losing the LDAP attributes it does not map', async () => {
