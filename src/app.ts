@@ -105,6 +105,19 @@ function limitDepth(): Koa.Middleware {
 }
 
 /**
+ * JSON answers say `application/json` and nothing more, as Janssen's do: JSON is UTF-8 by definition
+ * (RFC 8259), and Janssen's command line pretty-prints an answer only when its type is exactly that.
+ * Koa adds `; charset=utf-8` to every JSON body it serialises; this takes it off again.
+ */
+function plainJsonType(): Koa.Middleware {
+  return async (ctx, next) => {
+    await next();
+    if (/^application\/json\s*;\s*charset=utf-8$/i.test(ctx.response.get('Content-Type')))
+      ctx.set('Content-Type', 'application/json');
+  };
+}
+
+/**
  * Names each request (the caller's X-Request-Id when it is a sane token, else a new one, echoed in the
  * response) and logs one line for it; never headers, so tokens stay out of the log.
  */
@@ -134,7 +147,7 @@ function requestLog(log: Logger): Koa.Middleware {
 }
 
 /**
- * request id and log → metrics → audit → error bodies → body parsing → the OpenAPI-routed API
+ * request id and log → JSON content type → metrics → audit → error bodies → body parsing → the OpenAPI-routed API
  * (everything below its root) or the plain routes (health, metrics, the document, the docs page).
  */
 export function createApp({ api, audit, metrics, document, log, directoryReady }: AppDependencies): Koa {
@@ -162,6 +175,7 @@ export function createApp({ api, audit, metrics, document, log, directoryReady }
   registerDocs(router, document);
 
   app.use(requestLog(log));
+  app.use(plainJsonType());
   app.use(metrics.middleware());
   app.use(auditWrites(audit, log, api.identify));
   app.use(errorBodies(log));

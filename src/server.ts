@@ -245,6 +245,7 @@ export async function startService(
       maxPageSize: config.maxPageSize,
       values,
       valueSchemas: values.schemas,
+      log,
     });
     const app = createApp({
       api,

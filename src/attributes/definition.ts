@@ -165,10 +165,24 @@ function missing(field: string): BadRequestError {
 const isAbsent = (v: unknown) => v === undefined || v === null || v === '';
 
 /**
+ * What every write must give, and not empty: the fields Janssen's schema requires. A definition read
+ * from the directory may lack some (a directory made elsewhere); it is served as it is.
+ */
+export const REQUIRED_FIELDS = [
+  'name',
+  'displayName',
+  'description',
+  'dataType',
+  'editType',
+  'viewType',
+] as const satisfies readonly (StringField | ListField)[];
+
+/**
  * Reads a definition from a request body in Janssen's wire format: enumerated values in any case,
- * `jansMultivaluedAttr` as another name for `oxMultiValuedAttribute`, empty values as absent, unknown and
- * derived fields ignored. The body's shape has already been checked against the OpenAPI document; this
- * adds what JSON Schema cannot say. The inum is left to the caller.
+ * `jansMultivaluedAttr` as another name for `oxMultiValuedAttribute`, empty values as absent (so an empty
+ * required field is a missing one), unknown and derived fields ignored. The body's shape has already been
+ * checked against the OpenAPI document; this adds what JSON Schema cannot say. The inum is left to the
+ * caller.
  */
 export function readDefinition(body: Record<string, unknown>, inum: string): AttributeDefinition {
   const def: AttributeDefinition = { inum };
@@ -205,9 +219,7 @@ export function readDefinition(body: Record<string, unknown>, inum: string): Att
   const validation = readValidation(body.attributeValidation);
   if (validation) def.attributeValidation = validation;
 
-  if (!def.name) throw missing('name');
-  if (!def.displayName) throw missing('displayName');
-  if (!def.dataType) throw missing('dataType');
+  for (const field of REQUIRED_FIELDS) if (def[field] === undefined) throw missing(field);
   return def;
 }
 

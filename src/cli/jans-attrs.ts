@@ -188,7 +188,8 @@ const COMMANDS: Record<string, Command> = {
     usage: '-f FILE [--json]',
     summary: 'Create a definition from a JSON file (the service assigns the inum).',
     help: `Options:
-  -f FILE            the definition, a JSON object (name, displayName and dataType are required)
+  -f FILE            the definition, a JSON object (name, displayName, description, dataType, editType
+                     and viewType are required)
   --json             print the stored definition as JSON`,
     options: { ...FILE, ...JSON_OPTION },
     async run({ values, client }) {

@@ -54,7 +54,10 @@ export interface ValueAccess {
   history(params?: HistoryParams): Promise<AuditPage>;
 }
 
-/** Where the document serves the API (its `servers` URL), relative to the service's origin. */
+/**
+ * Where the operations live, relative to the service's origin: the document's server (`/jans-config-api`)
+ * and the `/api/v1` that starts each of its paths, as in Janssen's document.
+ */
 export const API_ROOT = '/jans-config-api/api/v1';
 
 export interface AttributesClientOptions {

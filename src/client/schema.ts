@@ -4,7 +4,7 @@
  */
 
 export interface paths {
-  '/attributes': {
+  '/api/v1/attributes': {
     parameters: {
       query?: never;
       header?: never;
@@ -39,7 +39,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/attributes/{inum}': {
+  '/api/v1/attributes/{inum}': {
     parameters: {
       query?: never;
       header?: never;
@@ -77,7 +77,7 @@ export interface paths {
     patch: operations['patch-attributes-by-inum'];
     trace?: never;
   };
-  '/attributes/claims': {
+  '/api/v1/attributes/claims': {
     parameters: {
       query?: never;
       header?: never;
@@ -99,7 +99,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/attributes/{inum}/history': {
+  '/api/v1/attributes/{inum}/history': {
     parameters: {
       query?: never;
       header?: never;
@@ -111,7 +111,8 @@ export interface paths {
      * @description The audit trail of one definition, newest first: every write, allowed or refused, with the
      *     caller, the status it was answered with and, for changes, the JSON Patch from before to after.
      *     A deleted definition keeps its history. Writes of scopes and of values have histories of their
-     *     own (`/scopes/{inum}/history`, `/users/{userInum}/history`, `/sessions/{sessionId}/history`).
+     *     own (`/api/v1/scopes/{inum}/history`, `/api/v1/users/{userInum}/history`,
+     *     `/api/v1/sessions/{sessionId}/history`).
      */
     get: operations['get-attributes-history-by-inum'];
     put?: never;
@@ -122,7 +123,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/attributes/schema': {
+  '/api/v1/attributes/schema': {
     parameters: {
       query?: never;
       header?: never;
@@ -147,7 +148,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/users/{userInum}/attributes': {
+  '/api/v1/users/{userInum}/attributes': {
     parameters: {
       query?: never;
       header?: never;
@@ -175,7 +176,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/users/{userInum}/attributes/_many': {
+  '/api/v1/users/{userInum}/attributes/_many': {
     parameters: {
       query?: never;
       header?: never;
@@ -200,7 +201,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/users/{userInum}/attributes/{name}': {
+  '/api/v1/users/{userInum}/attributes/{name}': {
     parameters: {
       query?: never;
       header?: never;
@@ -225,7 +226,7 @@ export interface paths {
     patch: operations['patch-user-attribute'];
     trace?: never;
   };
-  '/users/{userInum}/attributes/{name}/exists': {
+  '/api/v1/users/{userInum}/attributes/{name}/exists': {
     parameters: {
       query?: never;
       header?: never;
@@ -247,7 +248,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/sessions/{sessionId}/attributes': {
+  '/api/v1/sessions/{sessionId}/attributes': {
     parameters: {
       query?: never;
       header?: never;
@@ -275,7 +276,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/sessions/{sessionId}/attributes/_many': {
+  '/api/v1/sessions/{sessionId}/attributes/_many': {
     parameters: {
       query?: never;
       header?: never;
@@ -300,7 +301,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/sessions/{sessionId}/attributes/{name}': {
+  '/api/v1/sessions/{sessionId}/attributes/{name}': {
     parameters: {
       query?: never;
       header?: never;
@@ -325,7 +326,7 @@ export interface paths {
     patch: operations['patch-session-attribute'];
     trace?: never;
   };
-  '/sessions/{sessionId}/attributes/{name}/exists': {
+  '/api/v1/sessions/{sessionId}/attributes/{name}/exists': {
     parameters: {
       query?: never;
       header?: never;
@@ -347,7 +348,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/attributes/{inum}/usage': {
+  '/api/v1/attributes/{inum}/usage': {
     parameters: {
       query?: never;
       header?: never;
@@ -364,7 +365,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/scopes': {
+  '/api/v1/scopes': {
     parameters: {
       query?: never;
       header?: never;
@@ -381,7 +382,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/scopes/{inum}': {
+  '/api/v1/scopes/{inum}': {
     parameters: {
       query?: never;
       header?: never;
@@ -406,7 +407,7 @@ export interface paths {
     patch: operations['patch-oauth-scopes-by-id'];
     trace?: never;
   };
-  '/users/{userInum}/history': {
+  '/api/v1/users/{userInum}/history': {
     parameters: {
       query?: never;
       header?: never;
@@ -431,7 +432,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/sessions/{sessionId}/history': {
+  '/api/v1/sessions/{sessionId}/history': {
     parameters: {
       query?: never;
       header?: never;
@@ -456,7 +457,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/scopes/{inum}/history': {
+  '/api/v1/scopes/{inum}/history': {
     parameters: {
       query?: never;
       header?: never;
@@ -656,8 +657,9 @@ export interface components {
       value?: unknown;
     };
     /**
-     * @description A definition as clients send it. Enumerated values are accepted in any case (`STRING`,
-     *     `Active`). Unknown fields, `dn`, `baseDn` and the derived flags are ignored.
+     * @description A definition as clients send it. The fields Janssen's schema requires are required here too, and
+     *     may not be empty. Enumerated values are accepted in any case (`STRING`, `Active`), booleans also
+     *     as `"true"` and `"false"`. Unknown fields, `dn`, `baseDn` and the derived flags are ignored.
      *     `jansMultivaluedAttr` is accepted as another name for `oxMultiValuedAttribute`.
      *     `predefined` is set by the service only and ignored here. `oxMultiValuedAttribute` can go from
      *     false to true but not back (409).
@@ -667,13 +669,13 @@ export interface components {
       /** @description LDAP attribute type name. A new name is at most 30 characters long. */
       name: string;
       displayName: string;
-      description?: string | null;
+      description: string;
       /** @description string, numeric, boolean, binary, certificate, generalizedTime or json */
       dataType: string;
       /** @description active, inactive, expired or register */
       status?: string | null;
-      editType?: components['schemas']['RoleListInput'];
-      viewType?: components['schemas']['RoleListInput'];
+      editType: components['schemas']['RoleListInput'];
+      viewType: components['schemas']['RoleListInput'];
       usageType?: string[] | null;
       origin?: string | null;
       claimName?: string | null;
@@ -696,7 +698,7 @@ export interface components {
       encrypted?: boolean | null;
       attributeValidation?: components['schemas']['AttributeValidation'] | null;
     };
-    RoleListInput: string[] | null;
+    RoleListInput: string[];
     /** @enum {string} */
     Role: 'admin' | 'owner' | 'manager' | 'user' | 'whitePages';
     /** @description A stored definition, as the server returns it. Empty fields are left out. */

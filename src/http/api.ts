@@ -2,6 +2,7 @@ import Ajv from 'ajv';
 import { LRUCache } from 'lru-cache';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Context as KoaContext } from 'koa';
+import type { Logger } from 'pino';
 import { OpenAPIBackend, type Context, type Document, type Operation } from 'openapi-backend';
 import type { Operation as PatchOperation } from 'fast-json-patch';
 import { bearerToken, requireScopes, type Principal, type TokenVerifier } from '../auth/bearer.js';
@@ -13,7 +14,7 @@ import type { AttributeService, Change } from '../attributes/service.js';
 import { AppError, BadRequestError, UnsupportedMediaTypeError } from '../errors.js';
 import type { ValueService } from '../values/service.js';
 import type { ValueSchemas } from '../values/value-schema.js';
-import { API_ROOT } from './openapi.js';
+import { API_ROOT, SERVER_ROOT } from './openapi.js';
 import { valueHandlers } from './values.js';
 
 /** Answers one request below the API root. */
@@ -39,27 +40,67 @@ export interface ApiDependencies {
   /** The values API (users and sessions) and the value schema. */
   values: ValueService;
   valueSchemas: ValueSchemas;
+  /** Where a request's ignored query parameters are named (at debug level). */
+  log?: Logger;
 }
 
-/** Names what is wrong from the first schema violation, e.g. "limit must be <= 200". */
+const PLACES: Record<string, string> = {
+  query: 'query parameter',
+  path: 'path parameter',
+  header: 'header',
+  requestBody: 'field',
+};
+
+/** One step of an ajv instance path (a JSON Pointer), unescaped. */
+const pointerStep = (step: string) => step.replace(/~1/g, '/').replace(/~0/g, '~');
+
+/**
+ * Names what is wrong from the first schema violation, e.g. "limit must be <= 200". Every message names
+ * the parameter or field, whichever keyword the validator reports, or says which part of the request
+ * (the body, the query) is wrong as a whole.
+ */
 export function describeViolation(errors: ErrorObject[] | null | undefined): BadRequestError {
   const first = errors?.[0];
   if (!first) return new BadRequestError('Invalid request');
-  const path = first.instancePath.split('/').filter(Boolean);
-  const [where = '', ...rest] = path;
-  const missing =
-    first.keyword === 'required' ? (first.params as { missingProperty?: string }).missingProperty : undefined;
-  const name = [...rest, ...(missing ? [missing] : [])].join('.');
-  const place = where === 'query' ? 'query parameter' : where === 'path' ? 'path parameter' : 'field';
-  if (where === 'requestBody' && name === '')
-    return new BadRequestError('Invalid request body', `The body ${first.message}`);
+  const [where = '', ...rest] = first.instancePath.split('/').filter(Boolean).map(pointerStep);
+  const params = first.params as { missingProperty?: unknown; additionalProperty?: unknown };
+  const missing = first.keyword === 'required' ? params.missingProperty : undefined;
+  const extra = first.keyword === 'additionalProperties' ? params.additionalProperty : undefined;
+  const named = [missing, extra].find((n): n is string => typeof n === 'string' && n !== '');
+  const name = [...rest, ...(named ? [named] : [])].join('.');
+  const place = PLACES[where] ?? 'field';
+  const problem = first.message ?? 'is not valid';
+  if (name === '') {
+    if (where === 'requestBody') return new BadRequestError('Invalid request body', `The body ${problem}`);
+    const part = PLACES[where] ? `${PLACES[where]}s` : 'request';
+    return new BadRequestError(`Invalid ${part}`, `The ${part} ${problem}`);
+  }
   if (missing) {
     return new BadRequestError(
       'A required attribute is missing.',
       `The ${place} ${name} is required for this operation`,
     );
   }
-  return new BadRequestError(`Invalid ${place} ${name}`, `${name} ${first.message ?? 'is not valid'}`);
+  if (extra) return new BadRequestError(`Unknown ${place} ${name}`, `${name} is not allowed here`);
+  return new BadRequestError(`Invalid ${place} ${name}`, `${name} ${problem}`);
+}
+
+/**
+ * The query parameters an operation declares, and the names of the others. Janssen (JAX-RS) ignores query
+ * parameters an operation does not declare, and its command line sends some (a DELETE repeats the inum
+ * as `?inum=`, a PATCH its own request fields), so they are dropped before validation, as there.
+ */
+export function declaredQuery(
+  query: Record<string, unknown>,
+  declared: ReadonlySet<string>,
+): { query: Record<string, unknown>; ignored: string[] } {
+  const kept: Record<string, unknown> = {};
+  const ignored: string[] = [];
+  for (const [name, value] of Object.entries(query)) {
+    if (declared.has(name)) kept[name] = value;
+    else ignored.push(name);
+  }
+  return { query: kept, ignored };
 }
 
 /**
@@ -75,10 +116,11 @@ export async function createApi({
   maxPageSize,
   values,
   valueSchemas,
+  log,
 }: ApiDependencies): Promise<Api> {
   const api = new OpenAPIBackend({
     definition: structuredClone(document),
-    apiRoot: API_ROOT,
+    apiRoot: SERVER_ROOT,
     strict: true,
     validate: true,
     coerceTypes: true,
@@ -135,7 +177,7 @@ export async function createApi({
     }
     ctx.status = status;
     ctx.set('ETag', entityTag(stored));
-    ctx.type = 'application/json; charset=utf-8';
+    ctx.set('Content-Type', 'application/json');
     ctx.body = body;
   };
   const ifMatch = (ctx: KoaContext) => ctx.get('if-match') || undefined;
@@ -267,6 +309,7 @@ export async function createApi({
       accepted: body && 'content' in body ? Object.keys(body.content) : [],
       validators: api.validator.getRequestValidatorsForOperation(operation.operationId ?? '') ?? [],
       arrays: parameters.filter((p) => p.in === 'query' && p.schema?.type === 'array').map((p) => p.name),
+      queryNames: new Set(parameters.filter((p) => p.in === 'query').map((p) => p.name)),
       otherBody: otherJsonBody(operation),
     };
   });
@@ -280,8 +323,8 @@ export async function createApi({
    * from the document (which coerce path and query parameters to their types), then run the handler.
    */
   const run = async (ctx: KoaContext) => {
-    const { route, params } = match(ctx.method, ctx.path.slice(API_ROOT.length));
-    const { operation, handler, scopes, accepted, validators, arrays, otherBody } = route;
+    const { route, params } = match(ctx.method, ctx.path.slice(SERVER_ROOT.length));
+    const { operation, handler, scopes, accepted, validators, arrays, queryNames, otherBody } = route;
     ctx.state.operationId = operation.operationId;
     ctx.state.params = params;
     if (scopes.length > 0) {
@@ -291,7 +334,12 @@ export async function createApi({
     }
     if (accepted.length > 0 && !ctx.is(accepted)) throw new UnsupportedMediaTypeError(accepted);
 
-    const query: Record<string, unknown> = { ...ctx.query };
+    const { query, ignored } = declaredQuery(ctx.query, queryNames);
+    if (ignored.length > 0)
+      log?.debug(
+        { requestId: ctx.state.requestId, operationId: operation.operationId, ignored },
+        'undeclared query parameters ignored',
+      );
     for (const name of arrays) if (typeof query[name] === 'string') query[name] = [query[name]];
     const body: unknown = ctx.request.body;
     const parameters: Record<string, unknown> = { path: params, query, header: ctx.headers };
@@ -305,7 +353,7 @@ export async function createApi({
   const identify = async (ctx: KoaContext) => {
     if (!ctx.path.startsWith(`${API_ROOT}/`)) return undefined;
     try {
-      const { route, params } = match(ctx.method, ctx.path.slice(API_ROOT.length));
+      const { route, params } = match(ctx.method, ctx.path.slice(SERVER_ROOT.length));
       const token = bearerToken(ctx.get('authorization') || undefined);
       const principal = await verifier.verify(token);
       return { operationId: route.operation.operationId as string, params, principal };
@@ -330,7 +378,7 @@ interface Parameter {
 }
 
 /**
- * The route (anything that names an operation) for a method and a path below the API root, with the
+ * The route (anything that names an operation) for a method and a path below the server root, with the
  * path's parameters (URI-decoded), by openapi-backend's rules (a literal path before a template, then the
  * template with the longest literal part; trailing slashes ignored); each path's pattern compiled once.
  */

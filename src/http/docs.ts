@@ -7,7 +7,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import type Router from '@koa/router';
 import type { ParameterizedContext } from 'koa';
 import type { Document } from 'openapi-backend';
-import { API_ROOT } from './openapi.js';
+import { SERVER_ROOT } from './openapi.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -34,7 +34,7 @@ const TYPES = {
   html: 'text/html; charset=utf-8',
   js: 'text/javascript; charset=utf-8',
   css: 'text/css; charset=utf-8',
-  json: 'application/json; charset=utf-8',
+  json: 'application/json',
   png: 'image/png',
 } as const;
 
@@ -142,11 +142,11 @@ function withBearer(requirements: unknown): unknown {
  * requirement of an http bearer scheme, so the Authorize dialog has a field where an access token is pasted
  * and "Try it out" sends it as `Authorization: Bearer …`. This changes no rule: the service checks the token
  * and its scopes exactly as before, and the scopes stay documented on the oauth2 requirements. The server
- * is this origin's API root. The served contract (/jans-config-api/openapi.json) is left as it is.
+ * is this origin's config API context. The served contract (/jans-config-api/openapi.json) is left as it is.
  */
 export function docsDocument(document: Document): Json {
   const copy = structuredClone(document) as unknown as Json;
-  copy.servers = [{ url: API_ROOT, description: 'This service' }];
+  copy.servers = [{ url: SERVER_ROOT, description: 'This service' }];
   const info = (copy.info ?? {}) as Json;
   info.description = `${String(info.description ?? '').trimEnd()}\n\nTo try an operation here, choose **Authorize** and paste an access token under \`${BEARER_SCHEME}\`.\n`;
   copy.info = info;
@@ -189,7 +189,8 @@ function send(ctx: ParameterizedContext, asset: Asset): void {
   } else {
     ctx.body = asset.body;
   }
-  ctx.type = asset.type;
+  // Set as is: Koa's type setter would add a charset to application/json.
+  ctx.set('Content-Type', asset.type);
 }
 
 /**

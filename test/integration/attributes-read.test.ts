@@ -125,6 +125,8 @@ describe('reading attribute definitions (real slapd, real HTTP)', () => {
       ['?fieldValuePair=toString%3Dtrue', 'toString'],
       ['?fieldValuePair=__proto__%3Dfalse', '__proto__'],
       ['?sortBy=constructor', 'sortBy'],
+      ['?limit=ten&foo=bar', 'limit'],
+      ['?foo=bar&startIndex=-1', 'startIndex'],
     ];
     for (const [query, named] of badRequests) {
       it(`answers ${query} with 400 naming ${named}`, async () => {
@@ -133,6 +135,14 @@ describe('reading attribute definitions (real slapd, real HTTP)', () => {
         expect(`${body.message} ${body.description ?? ''}`).to.contain(named);
       });
     }
+
+    it('ignores query parameters the operation does not declare, as Janssen does', async () => {
+      const plain = await list('?limit=2&pattern=edu');
+      const { status, body } = await list('?limit=2&foo=bar&pattern=edu&inum=08E2&json=op&json=path&LIMIT=9');
+      expect(status).to.equal(200);
+      expect(body).to.deep.equal(plain.body);
+      expect(body.entriesCount).to.equal(2);
+    });
 
     for (const hostile of ['*', ')(', '*)(inum=*', '\\', '\\2a', '\u0000', ',ou=people', '(objectClass=*)']) {
       it(`treats ${JSON.stringify(hostile)} in pattern and fieldValuePair as plain text`, async () => {

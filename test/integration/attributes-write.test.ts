@@ -140,6 +140,19 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
       ['minLength above maxLength', { attributeValidation: { minLength: 5, maxLength: 2 } }, 'minLength'],
       ['a broken regexp', { attributeValidation: { regexp: '([a-z' } }, 'regexp'],
       ['a seeAlso that is not a DN', { seeAlso: 'not a dn' }, 'seeAlso'],
+      // Janssen's schema requires these six; a definition without one is not written.
+      ['no description', { description: undefined }, 'description'],
+      ['an empty description', { description: '' }, 'description'],
+      ['no editType', { editType: undefined }, 'editType'],
+      ['an empty editType', { editType: [] }, 'editType'],
+      ['no viewType', { viewType: undefined }, 'viewType'],
+      ['a null viewType', { viewType: null }, 'viewType'],
+      ['a null displayName', { displayName: null }, 'displayName'],
+      [
+        'an attributeValidation.maxLength beyond 32 bits',
+        { attributeValidation: { maxLength: 2 ** 31 } },
+        'maxLength',
+      ],
     ];
     for (const [what, overrides, named] of invalid) {
       it(`refuses ${what} with 400 naming ${named}, and stores nothing`, async () => {
@@ -251,6 +264,17 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
       expect((await call(app, 'GET', `/attributes/${mine.inum}`, { token })).body).to.deep.equal(reply.body);
     });
 
+    for (const field of ['description', 'editType', 'viewType', 'displayName']) {
+      it(`refuses a replacement without ${field}, which Janssen's schema requires, and changes nothing`, async () => {
+        const mine = await create();
+        const { [field]: _left, ...rest } = mine;
+        const reply = await call(app, 'PUT', '/attributes', { token, body: rest });
+        expect(reply.status).to.equal(400);
+        expect(reply.body.description).to.contain(field);
+        expect((await call(app, 'GET', `/attributes/${mine.inum}`, { token })).body).to.deep.equal(mine);
+      });
+    }
+
     it('renames to a free name, and refuses one that another definition has', async () => {
       const mine = await create();
       const other = await create();
@@ -339,6 +363,10 @@ describe('changing attribute definitions (real slapd, real HTTP)', () => {
     const refused: [string, unknown, string][] = [
       ['a path that does not exist', [{ op: 'replace', path: '/nested/deeper', value: 1 }], 'path'],
       ['removing a required field', [{ op: 'remove', path: '/name' }], 'name'],
+      ['removing the description', [{ op: 'remove', path: '/description' }], 'description'],
+      ['emptying the description', [{ op: 'replace', path: '/description', value: '' }], 'description'],
+      ['removing the editType', [{ op: 'remove', path: '/editType' }], 'editType'],
+      ['emptying the viewType', [{ op: 'replace', path: '/viewType', value: [] }], 'viewType'],
       ['an invalid resulting value', [{ op: 'replace', path: '/dataType', value: 'photo' }], 'dataType'],
       ['a wrongly typed resulting value', [{ op: 'replace', path: '/editType', value: 'admin' }], 'editType'],
       ['changing the inum', [{ op: 'replace', path: '/inum', value: 'OTHER' }], 'inum'],

@@ -14,6 +14,7 @@ import {
   startTestDirectory,
   uniqueName,
   type TestApp,
+  JANSSEN_REQUIRED,
 } from './harness.js';
 import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
@@ -73,7 +74,7 @@ describe('the audit trail', () => {
     const name = uniqueName();
     const created = await call(app, 'POST', '/attributes', {
       token: as('alice'),
-      body: { name, displayName: 'Audited', dataType: 'string' },
+      body: { ...JANSSEN_REQUIRED, name, displayName: 'Audited', dataType: 'string' },
     });
     const inum = created.body.inum;
     const etag = created.headers.get('etag') ?? '';
@@ -118,10 +119,10 @@ describe('the audit trail', () => {
   it('records each of concurrent patches of one definition with its own change', async () => {
     const created = await call(app, 'POST', '/attributes', {
       token: as('alice'),
-      body: { name: uniqueName(), displayName: 'Patched together', dataType: 'string' },
+      body: { ...JANSSEN_REQUIRED, name: uniqueName(), displayName: 'Patched together', dataType: 'string' },
     });
     const inum = created.body.inum;
-    const fields = ['description', 'tooltip', 'saml1Uri', 'saml2Uri', 'sourceAttribute', 'nameIdType'];
+    const fields = ['origin', 'tooltip', 'saml1Uri', 'saml2Uri', 'sourceAttribute', 'nameIdType'];
     const replies = await Promise.all(
       fields.map((field) =>
         call(app, 'PATCH', `/attributes/${inum}`, {
@@ -153,7 +154,7 @@ describe('the audit trail', () => {
   it('records refused creations under the name that was asked for', async () => {
     const reply = await call(app, 'POST', '/attributes', {
       token: as('frank'),
-      body: { name: 'MAIL', displayName: 'Clash', dataType: 'string' },
+      body: { ...JANSSEN_REQUIRED, name: 'MAIL', displayName: 'Clash', dataType: 'string' },
     });
     expect(reply.status).to.equal(409);
     // The refused request named no inum; its record is in the log and the directory, not in a history.
@@ -168,7 +169,7 @@ describe('the audit trail', () => {
     try {
       const created = await call(logged, 'POST', '/attributes', {
         token: logged.adminToken,
-        body: { name: uniqueName(), displayName: 'Refused early', dataType: 'string' },
+        body: { ...JANSSEN_REQUIRED, name: uniqueName(), displayName: 'Refused early', dataType: 'string' },
       });
       const inum = created.body.inum as string;
       const token = logged.issuer.token([SCOPE.read, SCOPE.write, SCOPE.delete], { subject: 'mallory' });
@@ -217,7 +218,7 @@ describe('the audit trail', () => {
   it('pages the history and needs a read scope', async () => {
     const created = await call(app, 'POST', '/attributes', {
       token: as('grace'),
-      body: { name: uniqueName(), displayName: 'Paged', dataType: 'string' },
+      body: { ...JANSSEN_REQUIRED, name: uniqueName(), displayName: 'Paged', dataType: 'string' },
     });
     const inum = created.body.inum;
     for (const value of ['one', 'two', 'three']) {
@@ -330,7 +331,13 @@ describe('the audit trail', () => {
     const scopeToken = (sub: string) => as(sub, [SCOPE.read, SCOPES.read, SCOPES.write]);
     const created = await call(app, 'POST', '/attributes', {
       token: as('alice'),
-      body: { name: uniqueName(), displayName: 'Released', dataType: 'string', status: 'active' },
+      body: {
+        ...JANSSEN_REQUIRED,
+        name: uniqueName(),
+        displayName: 'Released',
+        dataType: 'string',
+        status: 'active',
+      },
     });
     const claims = (await call(app, 'GET', '/scopes/43F1', { token: scopeToken('kim') })).body.claims;
     const added = await call(app, 'PATCH', '/scopes/43F1', {
@@ -377,7 +384,7 @@ describe('the audit trail', () => {
   it('is kept in the directory, so another instance serves the same history', async () => {
     const created = await call(app, 'POST', '/attributes', {
       token: as('ivan'),
-      body: { name: uniqueName(), displayName: 'Shared', dataType: 'string' },
+      body: { ...JANSSEN_REQUIRED, name: uniqueName(), displayName: 'Shared', dataType: 'string' },
     });
     const other = await startTestApp(directory.slapd);
     try {
@@ -406,7 +413,7 @@ describe('the audit trail', () => {
       const before = auditFailures.count;
       const reply = await call(brokenApp, 'POST', '/attributes', {
         token: brokenApp.adminToken,
-        body: { name: uniqueName(), displayName: 'Unaudited', dataType: 'string' },
+        body: { ...JANSSEN_REQUIRED, name: uniqueName(), displayName: 'Unaudited', dataType: 'string' },
       });
       expect(reply.status).to.equal(201);
       expect(auditFailures.count).to.equal(before + 1);
@@ -445,7 +452,7 @@ describe('the audit trail', () => {
     for (let i = 0; i < 4; i++) {
       const created = await call(app, 'POST', '/attributes', {
         token: as('judy'),
-        body: { name: uniqueName(), displayName: 'Busy', dataType: 'string' },
+        body: { ...JANSSEN_REQUIRED, name: uniqueName(), displayName: 'Busy', dataType: 'string' },
       });
       inums.push(created.body.inum);
     }

@@ -71,6 +71,7 @@ describe('a directory under another base DN (LDAP_BASE_DN=o=gluu)', () => {
       body: {
         name: 'gluuBadge',
         displayName: 'Badge',
+        description: 'Number on the building badge',
         dataType: 'string',
         status: 'active',
         editType: ['admin'],

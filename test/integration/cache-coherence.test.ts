@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import { Attribute, Change, Client } from 'ldapts';
-import { call, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+import {
+  call,
+  startTestApp,
+  startTestDirectory,
+  uniqueName,
+  type TestApp,
+  JANSSEN_REQUIRED,
+} from './harness.js';
 
 /** The promise of the in-memory index: changes made elsewhere show within 1 s, changes made here at once. */
 const WITHIN_MS = 1000;
@@ -62,7 +69,10 @@ describe('reads from the in-memory index that stay coherent with the directory',
       inum: 'OOB1',
       jansAttrName: name,
       displayName: 'Out of band',
+      description: 'Added over LDAP',
       jansAttrTyp: 'string',
+      jansAttrEditTyp: 'admin',
+      jansAttrViewTyp: 'admin',
       jansStatus: 'active',
     });
     const added = await staleness(async () => (await get('OOB1')).status === 200);
@@ -84,7 +94,10 @@ describe('reads from the in-memory index that stay coherent with the directory',
         inum,
         jansAttrName: `${prefix}${i}`,
         displayName: 'Before',
+        description: 'Added over LDAP',
         jansAttrTyp: 'string',
+        jansAttrEditTyp: 'admin',
+        jansAttrViewTyp: 'admin',
         jansStatus: 'active',
       });
     }
@@ -124,7 +137,7 @@ describe('reads from the in-memory index that stay coherent with the directory',
     const name = uniqueName('own');
     const created = await call(app, 'POST', '/attributes', {
       token: app.adminToken,
-      body: { name, displayName: 'Own', dataType: 'string' },
+      body: { ...JANSSEN_REQUIRED, name, displayName: 'Own', dataType: 'string' },
     });
     expect(created.status, JSON.stringify(created.body)).to.equal(201);
     expect((await get(created.body.inum)).headers.get('etag')).to.equal(created.headers.get('etag'));

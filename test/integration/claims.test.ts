@@ -8,6 +8,7 @@ import {
   uniqueName,
   type Reply,
   type TestApp,
+  JANSSEN_REQUIRED,
 } from './harness.js';
 
 describe('claim consistency and the claim mapping', () => {
@@ -26,7 +27,7 @@ describe('claim consistency and the claim mapping', () => {
   const post = (body: Record<string, unknown>) =>
     call(app, 'POST', '/attributes', {
       token: app.adminToken,
-      body: { name: uniqueName(), displayName: 'Claimed', dataType: 'string', ...body },
+      body: { ...JANSSEN_REQUIRED, name: uniqueName(), displayName: 'Claimed', dataType: 'string', ...body },
     });
   const remove = (inum: string) => call(app, 'DELETE', `/attributes/${inum}`, { token: app.adminToken });
 

@@ -96,6 +96,7 @@ describe('jans-attrs command line (child processes against the running service)'
   const definition = (name: string, overrides: Record<string, unknown> = {}) => ({
     name,
     displayName: 'CLI test',
+    description: 'Made by the CLI test',
     dataType: 'string',
     status: 'active',
     editType: ['admin'],
@@ -433,6 +434,7 @@ objectClass: jansAttr
 inum: L1
 jansAttrName: ${p}_l1
 displayName:: ${Buffer.from('Ünïcode name').toString('base64')}
+description: First
 jansAttrTyp: string
 jansAttrEditTyp: admin
 jansAttrViewTyp: user
@@ -450,6 +452,8 @@ displayName: Second
 description: one
 description: two
 jansAttrTyp: numeric
+jansAttrEditTyp: admin
+jansAttrViewTyp: admin
 `;
       const path = await file('import.ldif', ldif);
       const first = await cli(['import', '-f', path]);
@@ -499,7 +503,10 @@ objectClass: jansAttr
 inum: ${inum}
 jansAttrName: ${p}_seeded
 displayName: Seeded
+description: Loaded by the seed command
 jansAttrTyp: string
+jansAttrEditTyp: admin
+jansAttrViewTyp: admin
 `;
       const env = {
         LDAP_URL: directory.slapd.url,

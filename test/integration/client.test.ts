@@ -40,6 +40,7 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
   const definition = (overrides: Partial<JansAttributeInput> = {}): JansAttributeInput => ({
     name: uniqueName('cl'),
     displayName: 'Client test',
+    description: 'Made by the client test',
     dataType: 'string',
     status: 'active',
     editType: ['admin'],
@@ -141,13 +142,13 @@ describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
     });
 
     it('replace applies with the current ETag and answers 412 with the current ETag for a stale one', async () => {
-      const { attribute, etag } = await create({ description: 'first' });
+      const { attribute, etag } = await create({ tooltip: 'first' });
       const replaced = await client.replace(
         { ...definition({ name: attribute.name }), inum: attribute.inum, displayName: 'Second' },
         { ifMatch: etag },
       );
       expect(replaced.attribute.displayName).to.equal('Second');
-      expect(replaced.attribute).to.not.have.property('description');
+      expect(replaced.attribute).to.not.have.property('tooltip');
       expect(replaced.etag).to.not.equal(etag);
 
       const error = await apiError(() =>

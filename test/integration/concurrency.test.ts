@@ -8,6 +8,7 @@ import {
   startTestDirectory,
   uniqueName,
   type TestApp,
+  JANSSEN_REQUIRED,
 } from './harness.js';
 
 describe('concurrent writers: ETags, conditional writes, no lost updates', () => {
@@ -39,6 +40,7 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
       body: {
         name: uniqueName(),
         displayName: 'Shared',
+        description: 'Written concurrently',
         dataType: 'string',
         editType: ['admin'],
         viewType: ['admin'],
@@ -283,7 +285,12 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
       const creation = () =>
         call(creator, 'POST', '/attributes', {
           ...as(creator),
-          body: { name: name.toUpperCase(), displayName: 'Contender', dataType: 'string' },
+          body: {
+            ...JANSSEN_REQUIRED,
+            name: name.toUpperCase(),
+            displayName: 'Contender',
+            dataType: 'string',
+          },
         });
       const first = postFirst ? creation() : rename();
       const second = postFirst ? rename() : creation();
@@ -298,7 +305,7 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
         expect([...holders.keys()]).to.deep.equal([post.body.inum]);
         const kept = await rawEntry(directory.slapd, dn);
         expect(kept.jansAttrName, 'no half-done rename').to.deep.equal([current.name]);
-        expect(kept.description, 'nothing else of the refused PUT').to.equal(undefined);
+        expect(kept.description, 'nothing else of the refused PUT').to.deep.equal([current.description]);
       }
     }
   });
@@ -367,7 +374,12 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
         const app = i % 2 === 0 ? a : b;
         return call(app, 'POST', '/attributes', {
           ...as(app),
-          body: { name: i % 2 === 0 ? name : name.toUpperCase(), displayName: 'Race', dataType: 'string' },
+          body: {
+            ...JANSSEN_REQUIRED,
+            name: i % 2 === 0 ? name : name.toUpperCase(),
+            displayName: 'Race',
+            dataType: 'string',
+          },
         });
       }),
     );
@@ -388,6 +400,7 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
         return call(app, 'POST', '/attributes', {
           ...as(app),
           body: {
+            ...JANSSEN_REQUIRED,
             name: uniqueName('c'),
             displayName: 'Claim race',
             dataType: 'string',
@@ -439,7 +452,7 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
           const app = i % 2 === 0 ? a : b;
           return call(app, 'POST', '/attributes', {
             ...as(app),
-            body: { name, displayName: 'Again', dataType: 'string' },
+            body: { ...JANSSEN_REQUIRED, name, displayName: 'Again', dataType: 'string' },
           });
         }),
       );
@@ -489,7 +502,7 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
           const app = i % 2 === 0 ? a : b;
           return call(app, 'POST', '/attributes', {
             ...as(app),
-            body: { name, displayName: 'Contender', dataType: 'string' },
+            body: { ...JANSSEN_REQUIRED, name, displayName: 'Contender', dataType: 'string' },
           });
         }),
       ]);

@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { call, rawEntry, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+import {
+  call,
+  rawEntry,
+  startTestApp,
+  startTestDirectory,
+  uniqueName,
+  type TestApp,
+  JANSSEN_REQUIRED,
+} from './harness.js';
 
 describe('definition flags: predefined, encrypted, one-way multi-valued', () => {
   let directory: Awaited<ReturnType<typeof startTestDirectory>>;
@@ -17,7 +25,13 @@ describe('definition flags: predefined, encrypted, one-way multi-valued', () => 
   const post = (body: Record<string, unknown>) =>
     call(app, 'POST', '/attributes', {
       token: app.adminToken,
-      body: { name: uniqueName('fl'), displayName: 'Flagged', dataType: 'string', ...body },
+      body: {
+        ...JANSSEN_REQUIRED,
+        name: uniqueName('fl'),
+        displayName: 'Flagged',
+        dataType: 'string',
+        ...body,
+      },
     });
 
   it('marks the seeded standard set as predefined, and nothing created over the API', async () => {

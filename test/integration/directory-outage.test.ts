@@ -1,7 +1,14 @@
 import { expect } from 'chai';
 import { Attribute, Change, Client, SubstringFilter, type Filter } from 'ldapts';
 import { startSlapd } from '../../src/directory/slapd.js';
-import { call, startTestApp, startTestDirectory, uniqueName, type TestApp } from './harness.js';
+import {
+  JANSSEN_REQUIRED,
+  call,
+  startTestApp,
+  startTestDirectory,
+  uniqueName,
+  type TestApp,
+} from './harness.js';
 
 describe('when the directory goes away and comes back', () => {
   let directory: Awaited<ReturnType<typeof startTestDirectory>>;
@@ -101,7 +108,7 @@ describe('when the directory goes away and comes back', () => {
         const wanted = { name: `${prefix}_${id}_${i}`, displayName: `Load ${id}.${i}` };
         const reply = await call(writes, 'POST', '/attributes', {
           token,
-          body: { ...wanted, dataType: 'string' },
+          body: { ...JANSSEN_REQUIRED, ...wanted, dataType: 'string' },
         });
         statuses.add(reply.status);
         if (reply.status === 201) acknowledged.push({ inum: reply.body.inum, ...wanted });

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { chromium, type Browser, type Request } from 'playwright-core';
 import { BEARER_SCHEME, DOCS_CSP, DOCS_ROOT } from '../../src/http/docs.js';
-import { API_ROOT, loadOpenApiDocument } from '../../src/http/openapi.js';
+import { API_ROOT, SERVER_ROOT, loadOpenApiDocument } from '../../src/http/openapi.js';
 import { startTestApp, startTestDirectory, type TestApp } from './harness.js';
 
 /** Debian's chromium (scripts/setup --test installs it); no browser is ever downloaded. */
@@ -80,7 +80,7 @@ describe('API docs page (Swagger UI)', function () {
     const expected: Record<string, [string, RegExp]> = {
       '/': ['text/html; charset=utf-8', /^no-cache$/],
       '/docs-init.js': ['text/javascript; charset=utf-8', /^no-cache$/],
-      '/openapi.json': ['application/json; charset=utf-8', /^no-cache$/],
+      '/openapi.json': ['application/json', /^no-cache$/],
       '/swagger-ui.css': ['text/css; charset=utf-8', /max-age=\d+/],
       '/index.css': ['text/css; charset=utf-8', /max-age=\d+/],
       '/swagger-ui-bundle.js': ['text/javascript; charset=utf-8', /max-age=\d+/],
@@ -130,7 +130,7 @@ describe('API docs page (Swagger UI)', function () {
     const contract = await (await fetch(`${app.service.url}/jans-config-api/openapi.json`)).json();
     expect(contract).to.deep.equal(loadOpenApiDocument());
     const copy = await (await fetch(`${docs}/openapi.json`)).json();
-    expect(copy.servers).to.deep.equal([{ url: API_ROOT, description: 'This service' }]);
+    expect(copy.servers).to.deep.equal([{ url: SERVER_ROOT, description: 'This service' }]);
     expect(copy.components.securitySchemes[BEARER_SCHEME]).to.include({ type: 'http', scheme: 'bearer' });
     expect(copy.components.securitySchemes.oauth2).to.deep.equal(contract.components.securitySchemes.oauth2);
     let operations = 0;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { freePort, isAlive } from '../../src/directory/slapd.js';
 import { API_ROOT } from '../../src/http/openapi.js';
-import { assertMatchesContract, tempDir } from './harness.js';
+import { assertMatchesContract, tempDir, JANSSEN_REQUIRED } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -84,7 +84,12 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
       expect((await get(first.url, '/attributes?pattern=edu', bearer)).body.totalEntriesCount).to.equal(14);
       const post = await get(first.url, '/attributes', bearer, {
         method: 'POST',
-        body: JSON.stringify({ name: 'seeAlso', displayName: 'See also', dataType: 'string' }),
+        body: JSON.stringify({
+          ...JANSSEN_REQUIRED,
+          name: 'seeAlso',
+          displayName: 'See also',
+          dataType: 'string',
+        }),
       });
       expect(post.status).to.equal(201);
       created = post.body.inum;
@@ -92,6 +97,7 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
       const custom = await get(first.url, '/attributes?extendSchema=true', bearer, {
         method: 'POST',
         body: JSON.stringify({
+          ...JANSSEN_REQUIRED,
           name: 'badgeNumber',
           displayName: 'Badge',
           dataType: 'numeric',
@@ -143,7 +149,12 @@ describe('the embedded default: npm start with no LDAP_URL', () => {
       expect((await get(second.url, `/attributes/${created ?? ''}`, bearer)).body.name).to.equal('seeAlso');
       const again = await get(second.url, '/attributes?extendSchema=true', bearer, {
         method: 'POST',
-        body: JSON.stringify({ name: 'badgeNumber', displayName: 'Badge', dataType: 'numeric' }),
+        body: JSON.stringify({
+          ...JANSSEN_REQUIRED,
+          name: 'badgeNumber',
+          displayName: 'Badge',
+          dataType: 'numeric',
+        }),
       });
       expect(again.status, 'the extended schema and the definition are kept').to.equal(409);
       expect(

@@ -13,9 +13,10 @@ import { newRsaKeyPair } from '../../src/auth/dev-keys.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
 import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
-import { API_ROOT, loadOpenApiDocument } from '../../src/http/openapi.js';
+import { API_ROOT, SERVER_ROOT, loadOpenApiDocument } from '../../src/http/openapi.js';
 import { Directory } from '../../src/ldap/directory.js';
 import { startService, type RunningService } from '../../src/server.js';
+import { upstreamViolations } from './upstream-contract.js';
 
 export const SCOPE = {
   read: 'https://jans.io/oauth/config/attributes.readonly',
@@ -25,6 +26,16 @@ export const SCOPE = {
   readAll: 'https://jans.io/oauth/config/read-all',
   writeAll: 'https://jans.io/oauth/config/write-all',
   deleteAll: 'https://jans.io/oauth/config/delete-all',
+};
+
+/**
+ * The fields Janssen's schema requires of every definition written besides name, displayName and
+ * dataType, with plain values. Spread first into a body, so that a test's own values win.
+ */
+export const JANSSEN_REQUIRED = {
+  description: 'Written by a test',
+  editType: ['admin'],
+  viewType: ['admin'],
 };
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -189,17 +200,24 @@ export interface Reply {
 let contract: OpenAPIBackend | undefined;
 async function openApi(): Promise<OpenAPIBackend> {
   if (!contract) {
-    contract = new OpenAPIBackend({ definition: loadOpenApiDocument(), apiRoot: API_ROOT, strict: true });
+    contract = new OpenAPIBackend({ definition: loadOpenApiDocument(), apiRoot: SERVER_ROOT, strict: true });
     await contract.init();
   }
   return contract;
 }
 
 /**
- * Checks a response against the OpenAPI document: the status must be documented for the operation and the
- * body must match that status's schema. Every API call of the integration tests goes through this.
+ * Checks a response against the OpenAPI document: the status must be documented for the operation, the
+ * content type must be the one documented, and the body must match that status's schema; and against
+ * Janssen's published contract (see upstream-contract.ts). Every API call of the integration tests goes
+ * through this. `lacking` names required fields a test knows its stored entry lacks.
  */
-export async function assertMatchesContract(method: string, path: string, reply: Reply): Promise<void> {
+export async function assertMatchesContract(
+  method: string,
+  path: string,
+  reply: Reply,
+  lacking: readonly string[] = [],
+): Promise<void> {
   const api = await openApi();
   let operation;
   try {
@@ -207,13 +225,29 @@ export async function assertMatchesContract(method: string, path: string, reply:
   } catch {
     // Not an API operation (an unknown path): the only promise is an ApiError body.
     expect(reply.body, `body of ${method} ${path}`).to.include.keys('code', 'message');
+    expect(reply.headers.get('content-type'), `content type of ${method} ${path}`).to.equal(
+      'application/json',
+    );
+    expect(
+      upstreamViolations('', reply.status, reply.body),
+      `${method} ${path} body is an ApiError`,
+    ).to.deep.equal([]);
     return;
   }
   const documented = Object.keys(operation.responses ?? {});
   expect(documented, `status ${reply.status} of ${operation.operationId} is documented`).to.include(
     String(reply.status),
   );
+  expect(
+    upstreamViolations(operation.operationId ?? '', reply.status, reply.body, lacking),
+    `${operation.operationId} ${reply.status} body matches Janssen's published contract`,
+  ).to.deep.equal([]);
   if (reply.status === 204 || reply.status === 304) return;
+  const response = (operation.responses ?? {})[String(reply.status)] as { content?: object } | undefined;
+  expect(
+    Object.keys(response?.content ?? {}),
+    `content type of ${operation.operationId} ${reply.status}, exactly as documented`,
+  ).to.include(reply.headers.get('content-type'));
   const result = api.validator.validateResponse(reply.body, operation, reply.status);
   expect(
     result.errors ?? [],
@@ -228,6 +262,8 @@ export interface CallOptions {
   rawBody?: string;
   contentType?: string;
   headers?: Record<string, string>;
+  /** Required fields of Janssen's schema that the stored entry is known to lack (made elsewhere). */
+  lacking?: string[];
 }
 
 /** An HTTP call to the service, validated against the contract. `path` is relative to the API root. */
@@ -252,7 +288,7 @@ export async function call(
     headers: response.headers,
     body: text ? JSON.parse(text) : undefined,
   };
-  await assertMatchesContract(method, `${API_ROOT}${path.split('?')[0]}`, reply);
+  await assertMatchesContract(method, `${API_ROOT}${path.split('?')[0]}`, reply, options.lacking);
   return reply;
 }
 

@@ -2,11 +2,20 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseLdif } from '../../src/directory/ldif.js';
-import { call, rawEntry, startTestApp, startTestDirectory, type TestApp } from './harness.js';
+import {
+  asRoot,
+  call,
+  rawEntry,
+  startTestApp,
+  startTestDirectory,
+  uniqueName,
+  type TestApp,
+} from './harness.js';
 
 /** Janssen's seed definitions in the layout a Janssen deployment writes (see the fixture's header). */
 const JANSSEN_LDIF = fileURLToPath(new URL('../fixtures/janssen/attributes.ldif', import.meta.url));
 const BASE_LDIF = fileURLToPath(new URL('../../ldif/base.ldif', import.meta.url));
+const OUR_SEED = fileURLToPath(new URL('../../ldif/attributes.ldif', import.meta.url));
 
 describe('serving a directory that Janssen made', () => {
   let directory: Awaited<ReturnType<typeof startTestDirectory>>;
@@ -68,6 +77,52 @@ describe('serving a directory that Janssen made', () => {
     expect(await count('pattern=city')).to.equal(1);
   });
 
+  it('serves an entry without the fields Janssen requires, and takes writes of it only once they are there', async () => {
+    const token = app.adminToken;
+    const inum = uniqueName('bare');
+    const dn = `inum=${inum},ou=attributes,o=jans`;
+    await asRoot(directory.slapd, (c) =>
+      c.add(dn, {
+        objectClass: ['top', 'jansAttr'],
+        inum,
+        jansAttrName: inum,
+        displayName: 'Bare',
+        jansAttrTyp: 'string',
+      }),
+    );
+    try {
+      // Janssen serves such an entry the same way: its schema's required fields are simply absent.
+      const lacking = ['description', 'editType', 'viewType'];
+      const read = await call(app, 'GET', `/attributes/${inum}`, { token, lacking });
+      expect(read.status).to.equal(200);
+      expect(read.body).to.include({ name: inum, displayName: 'Bare' });
+      expect(read.body).to.not.have.any.keys(...lacking);
+
+      const put = await call(app, 'PUT', '/attributes', { token, body: read.body });
+      expect(put.status).to.equal(400);
+      expect(put.body.description).to.contain('description');
+      const rename = [{ op: 'replace', path: '/displayName', value: 'Still bare' }];
+      const patched = await call(app, 'PATCH', `/attributes/${inum}`, { token, body: rename });
+      expect(patched.status).to.equal(400);
+      expect(patched.body.description).to.contain('description');
+      expect((await rawEntry(directory.slapd, dn)).displayName).to.deep.equal(['Bare']);
+
+      const completed = await call(app, 'PATCH', `/attributes/${inum}`, {
+        token,
+        body: [
+          ...rename,
+          { op: 'add', path: '/description', value: 'Now complete' },
+          { op: 'add', path: '/editType', value: ['admin'] },
+          { op: 'add', path: '/viewType', value: ['admin'] },
+        ],
+      });
+      expect(completed.status).to.equal(200);
+      expect(completed.body).to.include({ displayName: 'Still bare', description: 'Now complete' });
+    } finally {
+      await asRoot(directory.slapd, (c) => c.del(dn));
+    }
+  });
+
   it('replaces a Janssen entry without losing the LDAP attributes it does not map', async () => {
     const token = app.adminToken;
     const entry = (await call(app, 'GET', '/attributes/4CF1', { token })).body;
@@ -80,5 +135,38 @@ describe('serving a directory that Janssen made', () => {
     expect(raw.jansAttrSystemEditTyp).to.have.members(['admin', 'user']);
     expect(raw.displayName).to.deep.equal(['Admin UI role']);
     expect(raw.jansMultivaluedAttr).to.deep.equal(['TRUE']);
+  });
+});
+
+describe('the project’s seed, next to Janssen’s', () => {
+  const byInum = (file: string) =>
+    new Map(parseLdif(readFileSync(file, 'utf8'), file).map((e) => [e.attributes.get('inum')?.[0], e]));
+  const janssen = byInum(JANSSEN_LDIF);
+  const ours = byInum(OUR_SEED);
+  // The texts are the project's own words, and the marks of its extension class are its own too;
+  // every other LDAP attribute is a fact that OIDC and SAML consumers read and must be Janssen's.
+  const OWN = new Set(['displayName', 'description', 'objectClass', 'registryAttrPredefined']);
+  // OpenDJ writes booleans `true`, OpenLDAP `TRUE`: the same value.
+  const facts = (entry: { attributes: Map<string, string[]> }) =>
+    Object.fromEntries(
+      [...entry.attributes]
+        .filter(([name]) => !OWN.has(name))
+        .map(([name, values]) => [
+          name,
+          values.map((v) => (/^(true|false)$/i.test(v) ? v.toUpperCase() : v)).sort(),
+        ]),
+    );
+
+  it('holds the same 71 inums', () => {
+    expect([...ours.keys()].sort()).to.deep.equal([...janssen.keys()].sort());
+    expect(ours.size).to.equal(71);
+  });
+
+  it('carries Janssen’s urn, SAML URIs, claim names, types, roles and flags for every inum', () => {
+    for (const [inum, reference] of janssen) {
+      const mine = ours.get(inum);
+      expect(mine, `inum ${inum}`).to.not.equal(undefined);
+      expect(facts(mine as typeof reference), `inum ${inum}`).to.deep.equal(facts(reference));
+    }
   });
 });

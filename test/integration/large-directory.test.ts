@@ -13,6 +13,7 @@ import {
   startTestDirectory,
   tempDir,
   type TestApp,
+  JANSSEN_REQUIRED,
 } from './harness.js';
 
 const EXTRA = 1500;
@@ -30,6 +31,8 @@ function generated(count = EXTRA): string {
       `displayName: Generated ${n}`,
       `description: Bulk definition number ${n}`,
       'jansAttrTyp: string',
+      'jansAttrEditTyp: admin',
+      'jansAttrViewTyp: admin',
       `jansStatus: ${i % 2 === 0 ? 'active' : 'inactive'}`,
       '',
     ].join('\n');
@@ -112,7 +115,12 @@ describe('a directory bulk-loaded offline with slapadd', () => {
     // The first write creates the containers of the name claims and the audit trail.
     const created = await call(app, 'POST', '/attributes', {
       token: app.adminToken,
-      body: { name: 'afterBulkLoad', displayName: 'After bulk load', dataType: 'string' },
+      body: {
+        ...JANSSEN_REQUIRED,
+        name: 'afterBulkLoad',
+        displayName: 'After bulk load',
+        dataType: 'string',
+      },
     });
     expect(created.status, JSON.stringify(created.body)).to.equal(201);
     const history = await call(app, 'GET', `/attributes/${created.body.inum}/history`, {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { Client } from 'ldapts';
 import { freePort, type RunningSlapd } from '../../src/directory/slapd.js';
-import { SCOPE, call, startTestApp, tempDir, uniqueName } from './harness.js';
+import { SCOPE, call, startTestApp, tempDir, uniqueName, JANSSEN_REQUIRED } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 'entrypoint-test-password';
@@ -90,7 +90,7 @@ describe('the openldap container entrypoint, run without a container', () => {
         );
         expect((await call(app, 'GET', '/scopes', { token })).body).to.have.length(5);
         const name = uniqueName('ep');
-        const body = { name, displayName: 'Entrypoint', dataType: 'string' };
+        const body = { ...JANSSEN_REQUIRED, name, displayName: 'Entrypoint', dataType: 'string' };
         const replies = await Promise.all(
           [1, 2, 3].map(() => call(app, 'POST', '/attributes', { token, body })),
         );
@@ -167,7 +167,7 @@ describe('the openldap container entrypoint, run without a container', () => {
       try {
         const created = await call(app, 'POST', '/attributes', {
           token: app.adminToken,
-          body: { name, displayName: 'Replicated', dataType: 'string' },
+          body: { ...JANSSEN_REQUIRED, name, displayName: 'Replicated', dataType: 'string' },
         });
         expect(created.status).to.equal(201);
         inum = created.body.inum;

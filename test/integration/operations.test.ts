@@ -14,6 +14,7 @@ import {
   tempDir,
   uniqueName,
   type TestApp,
+  JANSSEN_REQUIRED,
 } from './harness.js';
 
 /**
@@ -178,7 +179,7 @@ describe('what operators see: health, request ids, metrics, logs', () => {
       // A write needs the directory (reads are served from memory); it logs the failure it answers with.
       const write = await call(app, 'POST', '/attributes', {
         token: app.adminToken,
-        body: { name: uniqueName('outage'), displayName: 'Outage', dataType: 'string' },
+        body: { ...JANSSEN_REQUIRED, name: uniqueName('outage'), displayName: 'Outage', dataType: 'string' },
       });
       expect(write.status).to.equal(503);
       // A connection the service has not yet seen close fails its operation instead; the next one binds.

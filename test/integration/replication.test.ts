@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Client } from 'ldapts';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
 import { freePort, startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
-import { adminDirectory, call, startTestApp, tempDir, type TestApp } from './harness.js';
+import { adminDirectory, call, startTestApp, tempDir, type TestApp, JANSSEN_REQUIRED } from './harness.js';
 
 /** Polls until `check` holds: replication has no event a client could wait on. */
 async function eventually<T>(
@@ -74,7 +74,7 @@ describe('two directory providers replicating each other, one service instance o
     const started = Date.now();
     const created = await call(a, 'POST', '/attributes', {
       token: a.adminToken,
-      body: { name: 'replicated_one', displayName: 'Replicated', dataType: 'string' },
+      body: { ...JANSSEN_REQUIRED, name: 'replicated_one', displayName: 'Replicated', dataType: 'string' },
     });
     expect(created.status).to.equal(201);
     const seen = await eventually(
@@ -93,7 +93,7 @@ describe('two directory providers replicating each other, one service instance o
   it('carries the name claim and the audit record, kept in databases of their own, to the other provider', async () => {
     const created = await call(a, 'POST', '/attributes', {
       token: a.adminToken,
-      body: { name: 'replicated_three', displayName: 'Claimed', dataType: 'string' },
+      body: { ...JANSSEN_REQUIRED, name: 'replicated_three', displayName: 'Claimed', dataType: 'string' },
     });
     expect(created.status).to.equal(201);
     const second = providers[1] as RunningSlapd;
@@ -122,7 +122,7 @@ describe('two directory providers replicating each other, one service instance o
     }
     const again = await call(b, 'POST', '/attributes', {
       token: b.adminToken,
-      body: { name: 'replicated_three', displayName: 'Twice', dataType: 'string' },
+      body: { ...JANSSEN_REQUIRED, name: 'replicated_three', displayName: 'Twice', dataType: 'string' },
     });
     expect(again.status, 'the name is taken on the other instance too').to.equal(409);
   });
@@ -130,7 +130,7 @@ describe('two directory providers replicating each other, one service instance o
   it('refuses, through the other instance, a change based on a state that has been replaced', async () => {
     const created = await call(a, 'POST', '/attributes', {
       token: a.adminToken,
-      body: { name: 'replicated_two', displayName: 'Before', dataType: 'string' },
+      body: { ...JANSSEN_REQUIRED, name: 'replicated_two', displayName: 'Before', dataType: 'string' },
     });
     const path = `/attributes/${created.body.inum}`;
     const stale = created.headers.get('etag') ?? '';

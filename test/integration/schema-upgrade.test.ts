@@ -6,7 +6,15 @@ import { expect } from 'chai';
 import { Attribute, Change } from 'ldapts';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
 import { findSlapd, startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
-import { adminDirectory, asRoot, call, startTestApp, tempDir, uniqueName } from './harness.js';
+import {
+  adminDirectory,
+  asRoot,
+  call,
+  startTestApp,
+  tempDir,
+  uniqueName,
+  JANSSEN_REQUIRED,
+} from './harness.js';
 
 const SCHEMA = 'cn=schema,cn=config';
 
@@ -245,7 +253,12 @@ describe('a data directory whose claims and audit trail share the main database 
 
     const app = await startTestApp(slapd, { SCHEMA_CHECK: 'false' });
     try {
-      const body = { name: uniqueName('earlier'), displayName: 'Earlier layout', dataType: 'string' };
+      const body = {
+        ...JANSSEN_REQUIRED,
+        name: uniqueName('earlier'),
+        displayName: 'Earlier layout',
+        dataType: 'string',
+      };
       const created = await call(app, 'POST', '/attributes', { token: app.adminToken, body });
       expect(created.status).to.equal(201);
       const again = await call(app, 'POST', '/attributes', { token: app.adminToken, body });

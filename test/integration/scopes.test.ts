@@ -9,6 +9,7 @@ import {
   startTestDirectory,
   uniqueName,
   type TestApp,
+  JANSSEN_REQUIRED,
 } from './harness.js';
 
 const SCOPES = {
@@ -42,6 +43,7 @@ describe('scopes and where definitions are used', () => {
       body: {
         name: uniqueName('claim').replace('_', ''),
         displayName: 'A claim',
+        description: 'Released by a scope',
         dataType: 'string',
         status: 'active',
         editType: ['admin'],
@@ -135,7 +137,14 @@ describe('scopes and where definitions are used', () => {
     const rival = uniqueName('rival').replace('_', '');
     const clash = await call(app, 'POST', '/attributes?extendSchema=true', {
       token,
-      body: { name: rival, displayName: 'Rival', dataType: 'string', status: 'active', claimName: name },
+      body: {
+        ...JANSSEN_REQUIRED,
+        name: rival,
+        displayName: 'Rival',
+        dataType: 'string',
+        status: 'active',
+        claimName: name,
+      },
     });
     expect(clash.status).to.equal(409);
     expect(clash.body.description).to.contain(created.inum);

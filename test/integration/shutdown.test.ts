@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { API_ROOT } from '../../src/http/openapi.js';
 import {
+  JANSSEN_REQUIRED,
   SCOPE,
   TokenIssuer,
   assertMatchesContract,
@@ -203,6 +204,7 @@ describe('graceful shutdown', () => {
       );
       const port = Number(new URL(url).port);
       const created = await request(url, 'POST', '/attributes', {
+        ...JANSSEN_REQUIRED,
         name: uniqueName('shutdown'),
         displayName: 'Before',
         dataType: 'string',

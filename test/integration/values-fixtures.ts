@@ -56,6 +56,7 @@ export async function newDefinition(app: TestApp, name: string, fields: Record<s
     body: {
       name,
       displayName: uniqueName('Value test'),
+      description: 'Holds values in a test',
       dataType: 'string',
       status: 'active',
       editType: ['admin', 'user'],

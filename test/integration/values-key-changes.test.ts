@@ -77,6 +77,7 @@ describe('encryption of stored values when definitions and keys change', functio
       body: {
         name,
         displayName: uniqueName('Key change'),
+        description: 'Encrypted values in a test',
         dataType: 'string',
         status: 'active',
         editType: ['admin'],

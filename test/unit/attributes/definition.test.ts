@@ -16,7 +16,10 @@ const DN = 'inum=B4BA,ou=attributes,o=jans';
 const body = (extra: Record<string, unknown> = {}) => ({
   name: 'nickname',
   displayName: 'Nickname',
+  description: 'A casual name',
   dataType: 'string',
+  editType: ['admin'],
+  viewType: ['admin', 'user'],
   ...extra,
 });
 
@@ -49,6 +52,7 @@ describe('readDefinition', () => {
       inum: 'X1',
       name: 'nickname',
       displayName: 'Nickname',
+      description: 'A casual name',
       dataType: 'string',
       status: 'active',
       editType: ['admin'],
@@ -66,7 +70,7 @@ describe('readDefinition', () => {
 
   it('treats empty strings, nulls and empty lists as absent', () => {
     const def = readDefinition(
-      body({ description: '', origin: null, editType: [], required: null, attributeValidation: null }),
+      body({ tooltip: '', origin: null, usageType: [], required: null, attributeValidation: null }),
       'X',
     );
     expect(def).to.deep.equal({ inum: 'X', ...body() });
@@ -104,11 +108,14 @@ describe('readDefinition', () => {
     expect(toWire({ dn: DN, definition: def }).adminCanEdit).to.equal(false);
   });
 
-  for (const field of ['name', 'displayName', 'dataType']) {
-    it(`requires ${field}, naming it`, () => {
-      const error = caught(() => readDefinition(body({ [field]: '' }), 'X'), BadRequestError);
-      expect(error.message).to.equal('A required attribute is missing.');
-      expect(error.description).to.equal(`The attribute ${field} is required for this operation`);
+  for (const field of ['name', 'displayName', 'description', 'dataType', 'editType', 'viewType']) {
+    it(`requires ${field}, as Janssen's schema does, naming it when missing or empty`, () => {
+      const empty = field.endsWith('Type') && field !== 'dataType' ? [] : '';
+      for (const value of [undefined, null, empty]) {
+        const error = caught(() => readDefinition(body({ [field]: value }), 'X'), BadRequestError);
+        expect(error.message).to.equal('A required attribute is missing.');
+        expect(error.description).to.equal(`The attribute ${field} is required for this operation`);
+      }
     });
   }
 

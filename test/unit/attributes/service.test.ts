@@ -139,6 +139,7 @@ describe('AttributeService', () => {
     inum: 'NICK',
     name: 'nickname',
     displayName: 'Nickname',
+    description: 'A casual name',
     dataType: 'string',
     status: 'active',
     urn: 'urn:jans:nickname',
@@ -148,7 +149,10 @@ describe('AttributeService', () => {
   const body = (extra: Record<string, unknown> = {}) => ({
     name: 'nickname',
     displayName: 'Nickname',
+    description: 'A casual name',
     dataType: 'string',
+    editType: ['admin'],
+    viewType: ['admin', 'user'],
     ...extra,
   });
 
@@ -249,7 +253,9 @@ describe('AttributeService', () => {
         inum: created.definition.inum,
         name: 'nickname',
         displayName: 'Nickname',
+        description: 'A casual name',
         dataType: 'string',
+        editType: ['admin'],
         viewType: ['user'],
       });
       const again = await service.create(body({ name: 'middleName' }));
@@ -320,6 +326,8 @@ describe('AttributeService', () => {
         displayName: 'Nickname',
         dataType: 'string',
         description: 'What friends call you',
+        editType: ['admin'],
+        viewType: ['admin', 'user'],
         urn: 'urn:jans:nickname',
       });
     });
@@ -412,8 +420,16 @@ describe('AttributeService', () => {
       expect(store.entries.get('NICK')?.definition.status).to.equal('inactive');
     });
 
+    for (const path of ['/description', '/editType', '/viewType', '/displayName']) {
+      it(`refuses a result without ${path.slice(1)}, which Janssen's schema requires`, async () => {
+        const error = await rejected(patch([{ op: 'remove', path }]), BadRequestError);
+        expect(error.description).to.equal(`The attribute ${path.slice(1)} is required for this operation`);
+        expect(store.writes).to.equal(0);
+      });
+    }
+
     it('answers 400 for a path that does not exist', async () => {
-      const error = await rejected(patch([{ op: 'remove', path: '/description' }]), BadRequestError);
+      const error = await rejected(patch([{ op: 'remove', path: '/tooltip' }]), BadRequestError);
       expect(error.description).to.contain('path that does not exist');
       expect(store.writes).to.equal(0);
     });
@@ -506,7 +522,7 @@ describe('AttributeService', () => {
         expect(first?.after.definition.displayName).to.equal('A');
         expect(second?.before.definition.displayName).to.equal('A');
         expect(second?.after.definition.displayName).to.equal('B');
-        expect(third?.after.definition.description).to.equal(undefined);
+        expect(third?.after.definition.description).to.equal('A casual name');
         expect(fifth?.before.definition.editType).to.deep.equal(['admin', 'user']);
         for (const answer of [first, second, third, fifth]) {
           expect(answer?.written?.definition).to.deep.equal(stored);
@@ -580,7 +596,13 @@ describe('AttributeService', () => {
     });
 
     it('lets exactly one of concurrent activations, claim renames and creates take the claim', async () => {
-      const stored = { displayName: 'Nick', dataType: 'string' };
+      const stored = {
+        displayName: 'Nick',
+        description: 'A casual name',
+        dataType: 'string',
+        editType: ['admin'],
+        viewType: ['admin'],
+      };
       store.add({ ...stored, inum: 'I1', name: 'one', claimName: 'nick', status: 'inactive' });
       store.add({ ...stored, inum: 'I2', name: 'two', claimName: 'Nick', status: 'inactive' });
       store.add({ ...stored, inum: 'R', name: 'other', claimName: 'other', status: 'active' });

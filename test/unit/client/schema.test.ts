@@ -46,8 +46,11 @@ describe('the client’s generated types', () => {
     expect([...new Set(documented)].sort()).to.deep.equal([...new Set(operations)].sort());
   });
 
-  it('address the API where the document serves it', () => {
-    const document = loadOpenApiDocument() as { servers?: { url: string }[] };
-    expect(document.servers?.[0]?.url).to.equal(API_ROOT);
+  it('address the API where the document serves it: its server joined with each of its paths', () => {
+    const document = loadOpenApiDocument() as { servers?: { url: string }[]; paths: object };
+    const server = document.servers?.[0]?.url ?? '';
+    const paths = Object.keys(document.paths);
+    expect(paths).to.have.length.greaterThan(0);
+    for (const path of paths) expect(`${server}${path}`, path).to.match(new RegExp(`^${API_ROOT}/`));
   });
 });
