@@ -7,6 +7,8 @@ export interface ServiceLog {
   dropped(): number;
   /** Writes what is buffered, synchronously: at shutdown, before the process exits. */
   flush(): void;
+  /** Writes what is buffered and stops writing (the output may be closed after). */
+  close(): void;
 }
 
 export interface LogOptions {
@@ -37,7 +39,8 @@ export function createLog({
   maxBufferedBytes = 8 * 1024 * 1024,
 }: LogOptions): ServiceLog {
   if (pretty) {
-    return { log: pino({ level, transport: { target: 'pino-pretty' } }), dropped: () => 0, flush() {} };
+    const log = pino({ level, transport: { target: 'pino-pretty' } });
+    return { log, dropped: () => 0, flush() {}, close: () => log.flush() };
   }
   const destination = pino.destination({
     fd,
@@ -52,5 +55,9 @@ export function createLog({
     log: pino({ level }, destination),
     dropped: () => dropped,
     flush: () => destination.flushSync(),
+    close: () => {
+      destination.flushSync();
+      destination.destroy();
+    },
   };
 }
