@@ -147,6 +147,8 @@ export interface CompiledSchema {
   check(name: string, value: unknown): string | undefined;
   /** The property schema of an attribute, or undefined when the audience has none. */
   property(name: string): JsonSchema | undefined;
+  /** The validators compiled so far, by the JSON of their property schema (for the next snapshot). */
+  readonly compiled: ReadonlyMap<string, ValidateFunction>;
 }
 
 function describe(name: string, errors: ErrorObject[] | null | undefined): string {
@@ -159,26 +161,49 @@ function describe(name: string, errors: ErrorObject[] | null | undefined): strin
   return `${where} ${first.message ?? 'is not valid'}`;
 }
 
-/** Compiles a derived document once: one validator per property, so each value is checked on its own. */
-export function compileValueSchema(document: JsonSchema): CompiledSchema {
+function newAjv(): Ajv2020 {
   const ajv = new Ajv2020({ strict: false, allErrors: false, code: { regExp: linearRegExp } });
   addFormats.default(ajv);
+  return ajv;
+}
+
+/**
+ * Validators for a derived document, each compiled when its attribute is first checked: compiling every
+ * property at once took seconds of a blocked event loop with thousands of definitions. A validator of an
+ * earlier snapshot whose property schema has not changed is taken over instead of compiled again.
+ */
+export function compileValueSchema(
+  document: JsonSchema,
+  earlier?: ReadonlyMap<string, ValidateFunction>,
+): CompiledSchema {
   const properties = document.properties as Record<string, JsonSchema>;
-  const byLowerName = new Map<string, [string, ValidateFunction]>();
-  for (const [name, schema] of Object.entries(properties)) {
-    byLowerName.set(name.toLowerCase(), [name, ajv.compile(schema)]);
-  }
+  const names = new Map(Object.keys(properties).map((name) => [name.toLowerCase(), name]));
+  const byName = new Map<string, ValidateFunction>();
+  const compiled = new Map<string, ValidateFunction>();
+  let ajv: Ajv2020 | undefined;
+  const validator = (name: string): ValidateFunction => {
+    let validate = byName.get(name);
+    if (!validate) {
+      const schema = properties[name] as JsonSchema;
+      const key = JSON.stringify(schema);
+      validate = compiled.get(key) ?? earlier?.get(key) ?? (ajv ??= newAjv()).compile(schema);
+      compiled.set(key, validate);
+      byName.set(name, validate);
+    }
+    return validate;
+  };
   return {
     document,
+    compiled,
     property: (name) => {
-      const found = byLowerName.get(name.toLowerCase());
-      return found && properties[found[0]];
+      const found = names.get(name.toLowerCase());
+      return found === undefined ? undefined : properties[found];
     },
     check(name, value) {
-      const found = byLowerName.get(name.toLowerCase());
-      if (!found) return `${name} is not an attribute this caller may use`;
-      const [, validate] = found;
-      return validate(value) ? undefined : describe(name, validate.errors);
+      const found = names.get(name.toLowerCase());
+      if (found === undefined) return `${name} is not an attribute this caller may use`;
+      const validate = validator(found);
+      return validate(value) ? undefined : describe(found, validate.errors);
     },
   };
 }
@@ -200,6 +225,8 @@ interface Built {
 
 export class ValueSchemas {
   private built?: Promise<Built>;
+  /** The last snapshot built, whose validators the next one takes over where nothing changed. */
+  private last?: Built;
 
   constructor(
     private readonly source: DefinitionSource,
@@ -226,15 +253,18 @@ export class ValueSchemas {
   }
 
   private async build(): Promise<Built> {
+    const earlier = this.last;
     const definitions = (await this.source()).filter((d) => d.status === 'active' && d.name);
     const byAudience = new Map<Audience, CompiledSchema>();
     for (const audience of AUDIENCES) {
-      byAudience.set(audience, compileValueSchema(deriveValueSchema(definitions, audience)));
+      const document = deriveValueSchema(definitions, audience);
+      byAudience.set(audience, compileValueSchema(document, earlier?.byAudience.get(audience)?.compiled));
     }
-    return {
+    this.last = {
       at: this.now(),
       byAudience,
       definitions: new Map(definitions.map((d) => [(d.name as string).toLowerCase(), d])),
     };
+    return this.last;
   }
 }

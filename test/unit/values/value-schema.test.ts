@@ -141,3 +141,32 @@ describe('value schema', () => {
     expect((await schemas.for('admin')).property('n3')).to.not.equal(undefined);
   });
 });
+
+describe('compiled value schemas', () => {
+  const many = (count: number, changed: Partial<AttributeDefinition> = {}) =>
+    Array.from({ length: count }, (_, i) => definition(`a${i}`, i === 1 ? changed : {}));
+
+  it('compiles an attribute’s validator only when a value of it is first checked', () => {
+    const compiled = compileValueSchema(deriveValueSchema(many(50), 'admin'));
+    expect(compiled.compiled.size).to.equal(0);
+    expect(compiled.check('a7', 'x')).to.equal(undefined);
+    expect(compiled.check('A7', 'y')).to.equal(undefined);
+    expect(compiled.compiled.size).to.equal(1);
+  });
+
+  it('takes over the validators of unchanged attributes when rebuilt, and compiles the changed ones', async () => {
+    let definitions = many(3);
+    const schemas = new ValueSchemas(async () => definitions, 60_000);
+    const before = await schemas.for('admin');
+    expect(before.check('a0', 'long enough')).to.equal(undefined);
+    expect(before.check('a1', 'long enough')).to.equal(undefined);
+    definitions = many(3, { attributeValidation: { maxLength: 4 } });
+    schemas.invalidate();
+    const after = await schemas.for('admin');
+    expect(after.check('a0', 'long enough')).to.equal(undefined);
+    expect(after.check('a1', 'long enough')).to.equal('a1 must NOT have more than 4 characters');
+    const validators = (c: typeof before) => [...c.compiled.values()];
+    expect(validators(after)).to.include(validators(before)[0]);
+    expect(validators(after)).to.not.include(validators(before)[1]);
+  });
+});
