@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { STANDARD_LDIF } from '../src/directory/seed.js';
 import { findSlapd, startSlapd, type RunningSlapd } from '../src/directory/slapd.js';
 import { generateDefinitions } from './generate.js';
+import { holdersLdif } from './values.js';
 
 export const SUFFIX = 'o=jans';
 
@@ -49,7 +50,8 @@ function run(program: string, args: string[], limitMs: number): Promise<void> {
 
 /**
  * A private slapd with the project's schema (startSlapd, the embedded mode's own code) holding `count`
- * definitions: the 71 standard ones, then generated ones, bulk-loaded offline with `slapadd -q`.
+ * definitions: the 71 standard ones, then generated ones, and the value scenarios' users and sessions,
+ * bulk-loaded offline with `slapadd -q`.
  */
 export async function loadDirectory(dataDir: string, count: number): Promise<LoadedDirectory> {
   // First start creates cn=config (schema, indexes, overlays) and the empty database.
@@ -62,7 +64,7 @@ export async function loadDirectory(dataDir: string, count: number): Promise<Loa
   const ldifFile = join(dataDir, 'bulk.ldif');
   const base = await readFile(STANDARD_LDIF[0] as string, 'utf8');
   const attributes = await readFile(STANDARD_LDIF[1] as string, 'utf8');
-  await writeFile(ldifFile, `${base}\n${attributes}\n${generated.ldif}`);
+  await writeFile(ldifFile, `${base}\n${attributes}\n${generated.ldif}\n${holdersLdif()}`);
   const slapdPath = findSlapd();
   if (!slapdPath) throw new Error('slapd is not installed (see README: scripts/setup)');
   const slapadd = slapdPath.replace(/slapd$/, 'slapadd');

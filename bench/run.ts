@@ -30,6 +30,9 @@ import {
 } from './scenarios.js';
 import { Tokens, cpuSeconds, peakRss, startService, type RunningService } from './service.js';
 import { Latencies, measurement, median, type Measurement, type Slice } from './stats.js';
+import { VALUE_SCENARIOS, prepareValues } from './values.js';
+import type { ApiRequests } from './api-load.js';
+import type { Timed } from './raw-load.js';
 
 const t0 = performance.now();
 const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
@@ -65,7 +68,8 @@ if (args.help) {
   --pool-size P         LDAP connections of the service and of the raw pool (default 4)
   --timeout S           per-request limit; slower answers count as failed (default 30)
   --log-level L         LOG_LEVEL of the service (default info: one JSON line per request, to a file)
-  --scenarios a,b       only these (get, pattern, sorted, fieldValuePair, postDelete, patch, patchAny)
+  --scenarios a,b       only these (get, pattern, sorted, fieldValuePair, postDelete, patch, patchAny,
+                        valueGet, valueSet, valueMany, sessionSet, valueSetHot, sessionSetHot)
   --cpu-prof            run the service with --cpu-prof; profiles go to bench/profiles/
   --service-node-args=A Node options for the service, e.g. --service-node-args=--max-old-space-size=256
   --out FILE            JSON results (default bench/results/<timestamp>.json)
@@ -92,12 +96,13 @@ const options = {
   poolSize: number('pool-size', args['pool-size'], 4),
   timeoutS: number('timeout', args.timeout, 30),
   logLevel: args['log-level'] ?? 'info',
-  scenarios: args.scenarios?.split(',') ?? SCENARIOS.map((s) => s.id),
+  scenarios: args.scenarios?.split(',') ?? [...SCENARIOS, ...VALUE_SCENARIOS].map((s) => s.id),
   cpuProf: args['cpu-prof'] ?? false,
   serviceNodeArgs: (args['service-node-args'] ?? '').split(' ').filter(Boolean),
 };
 for (const id of options.scenarios) {
-  if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`unknown scenario "${id}"`);
+  if (![...SCENARIOS, ...VALUE_SCENARIOS].some((s) => s.id === id))
+    throw new Error(`unknown scenario "${id}"`);
 }
 if (options.sizes.some((n) => n < 71)) throw new Error('--sizes: every size must be at least 71');
 
@@ -179,6 +184,17 @@ async function ldapOperations(serviceUrl: string): Promise<Map<string, number>> 
     counts.set(operation as string, (counts.get(operation as string) ?? 0) + Number(count));
   }
   return counts;
+}
+
+/** A scenario with its context: what each side runs, and what to check after the API's last run. */
+interface BoundScenario {
+  id: string;
+  title: string;
+  api(): ApiRequests;
+  raw(): (timed: Timed, worker: number) => Promise<void>;
+  check?(): Promise<SizeResult['checks'][number]>;
+  /** Requests in flight on each side (default: the run's connections). */
+  connections?: number;
 }
 
 interface Prepared {
@@ -417,21 +433,40 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
 
   const scenarios: ScenarioResult[] = [];
   const processes = { service: service.process.pid, slapd: slapd.process.pid };
-  const load = { connections: options.connections, timeoutS: options.timeoutS };
+  const everyLoad = { connections: options.connections, timeoutS: options.timeoutS };
   const phaseLimit = (options.warmupS + options.durationS + options.timeoutS + 30) * 1000;
-  for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.id))) {
-    const rawRun = { concurrency: options.connections };
+  const values = await limited('value set-up', 120_000, prepareValues(service.api, token));
+  log(
+    `N = ${definitions}: value scenarios write ${values.hotNames.user.length} attributes of a user, ` +
+      `${values.hotNames.session.length} of a session`,
+  );
+  const bound: BoundScenario[] = [
+    ...SCENARIOS.map((s) => ({ id: s.id, title: s.title, api: () => s.api(ctx), raw: () => s.raw(ctx) })),
+    ...VALUE_SCENARIOS.map((s) => ({
+      id: s.id,
+      title: s.title,
+      api: () => s.api(values),
+      raw: () => s.raw(values),
+      check: s.check && (() => s.check!(values, pool)),
+      connections: s.connections?.(values, options.connections),
+    })),
+  ];
+  const checks = [...prepared.checks];
+  for (const scenario of bound.filter((s) => options.scenarios.includes(s.id))) {
+    const connections = scenario.connections ?? options.connections;
+    const rawRun = { concurrency: connections };
+    const load = { ...everyLoad, connections };
     if (options.warmupS > 0) {
       const warmup = { durationS: options.warmupS };
       await limited(
         `${scenario.id} warm-up`,
         phaseLimit,
-        runApi(service.url, scenario.api(ctx), { ...load, ...warmup }),
+        runApi(service.url, scenario.api(), { ...load, ...warmup }),
       );
       await limited(
         `${scenario.id} raw warm-up`,
         phaseLimit,
-        runRaw(pool, scenario.raw(ctx), { ...rawRun, ...warmup }),
+        runRaw(pool, scenario.raw(), { ...rawRun, ...warmup }),
       );
     }
     // The two sides take turns, a slice each, so that a machine whose speed drifts during the run (a
@@ -447,20 +482,24 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
         await limited(
           `${scenario.id} (API, round ${round})`,
           phaseLimit,
-          withCpu(processes, () =>
-            runApi(service.url, scenario.api(ctx), { ...load, ...slice }, apiLatencies),
-          ),
+          withCpu(processes, () => runApi(service.url, scenario.api(), { ...load, ...slice }, apiLatencies)),
         ),
       );
       for (const [operation, count] of await ldapOperations(service.url)) {
         const made = count - (ldapBefore.get(operation) ?? 0);
         if (made > 0) ldapDuringApi.set(operation, (ldapDuringApi.get(operation) ?? 0) + made);
       }
+      // Before the raw side writes the same entries again.
+      if (round === options.rounds && scenario.check) {
+        const check = await scenario.check();
+        log(`N = ${definitions}: check ${check.ok ? 'ok' : 'FAILED'}: ${check.name} (${check.detail})`);
+        checks.push(check);
+      }
       rawSlices.push(
         await limited(
           `${scenario.id} (raw, round ${round})`,
           phaseLimit,
-          withCpu(processes, () => runRaw(pool, scenario.raw(ctx), { ...rawRun, ...slice }, rawLatencies)),
+          withCpu(processes, () => runRaw(pool, scenario.raw(), { ...rawRun, ...slice }, rawLatencies)),
         ),
       );
     }
@@ -474,7 +513,8 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
           : undefined;
     scenarios.push({
       id: scenario.id,
-      title: scenario.title,
+      title:
+        connections === options.connections ? scenario.title : `${scenario.title} (${connections} in flight)`,
       matches,
       api,
       raw,
@@ -531,7 +571,7 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
     peakRssMiB,
     slapdPeakRssMiB,
     embeddedPeakRssMiB,
-    checks: prepared.checks,
+    checks,
     sortedAllProbe: prepared.sortedAllProbe,
     staleness: prepared.staleness,
     scenarios,

@@ -11,11 +11,17 @@ import { API_ROOT } from '../src/http/openapi.js';
 /** The standard definition (inum) that readiness is polled with. */
 const READY_INUM = '29DA';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const SCOPES = ['attributes.readonly', 'attributes.write', 'attributes.delete'].map(
-  (s) => `https://jans.io/oauth/config/${s}`,
-);
+const SCOPES = [
+  'attributes.readonly',
+  'attributes.write',
+  'attributes.delete',
+  'user-attributes.readonly',
+  'user-attributes.write',
+  'session-attributes.readonly',
+  'session-attributes.write',
+].map((s) => `https://jans.io/oauth/config/${s}`);
 
-/** An RSA key the service under test trusts, and a token with every attribute scope. */
+/** An RSA key the service under test trusts, and a token with the definition and value scopes. */
 export class Tokens {
   readonly publicKey: string;
   private readonly privateKey: string;
