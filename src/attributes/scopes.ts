@@ -1,5 +1,6 @@
 import type { Operation } from 'fast-json-patch';
-import { BadRequestError, ConcurrentChangeError, NotFoundError } from '../errors.js';
+import { BadRequestError, NotFoundError } from '../errors.js';
+import { untilWritten } from './change-cycle.js';
 import { patchDocument } from './json-patch.js';
 import type { ShapeCheck } from './service.js';
 import type { AttributeStore } from './store.js';
@@ -37,9 +38,6 @@ export interface ScopeStore {
   removeClaim(scopeInum: string, definitionDn: string): Promise<void>;
 }
 
-/** How often a patch is re-applied when another writer changed the scope between its read and write. */
-const MAX_ATTEMPTS = 10;
-
 /** Compares DNs as the directory does for these simple ones: ignoring case and spaces around commas. */
 export function sameDn(a: string, b: string): boolean {
   const norm = (dn: string) => dn.replace(/\s*,\s*/g, ',').toLowerCase();
@@ -73,18 +71,14 @@ export class ScopeService {
     operations: Operation[],
     checkShape: ShapeCheck,
   ): Promise<{ before: Scope; after: Scope }> {
-    for (let attempt = 1; ; attempt++) {
+    return untilWritten(async () => {
       const current = await this.scopes.get(inum);
       if (!current) throw new NotFoundError('scope');
       const next = this.applyPatch(current.scope, operations, checkShape);
       await this.assertClaimsExist(next.claims);
-      try {
-        await this.scopes.replace(current, next);
-        return { before: current.scope, after: next };
-      } catch (error) {
-        if (!(error instanceof ConcurrentChangeError) || attempt >= MAX_ATTEMPTS) throw error;
-      }
-    }
+      await this.scopes.replace(current, next);
+      return { before: current.scope, after: next };
+    });
   }
 
   private applyPatch(scope: Scope, operations: Operation[], checkShape: ShapeCheck): Scope {

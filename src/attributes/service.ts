@@ -23,7 +23,7 @@ import {
 import { patchDocument } from './json-patch.js';
 import { everyDefinition, parseListQuery, type ListParams, type Page } from './query.js';
 import { sameDn, type Scope, type ScopeStore } from './scopes.js';
-import { Turns } from './turns.js';
+import { Turns } from './change-cycle.js';
 import type { AttributeStore, PersonSchema } from './store.js';
 
 export interface ServiceOptions {

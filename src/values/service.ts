@@ -1,14 +1,7 @@
 import type { AttributeDefinition } from '../attributes/definition.js';
 import type { ChangeObserver } from '../attributes/service.js';
-import { Turns } from '../attributes/turns.js';
-import {
-  AppError,
-  BadRequestError,
-  ConcurrentChangeError,
-  ConflictError,
-  ForbiddenError,
-  NotFoundError,
-} from '../errors.js';
+import { Turns, untilWritten } from '../attributes/change-cycle.js';
+import { AppError, BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import { ValueCipher } from './value-cipher.js';
 import { accessOf, anchoredPattern, type Audience, type ValueSchemas } from './value-schema.js';
 import type { HolderRef, HolderState, ValueMeta, ValueStore, ValueWrite } from './store.js';
@@ -50,8 +43,6 @@ export interface ItemResult {
   error?: AppError;
 }
 
-/** How often a write is re-applied when another process changed the holder between read and write. */
-const MAX_ATTEMPTS = 10;
 /** Expiries further away than this are refused as mistakes (100 years). */
 const MAX_EXPIRY_S = 100 * 365 * 24 * 3600;
 
@@ -191,7 +182,7 @@ export class ValueService {
     items: ValueItem[],
     withMetadata: boolean,
   ): Promise<ItemResult[]> {
-    for (let attempt = 1; ; attempt++) {
+    return untilWritten(async () => {
       const state = await this.readHolder(holder, caller);
       const audience = this.authorize(holder, state, caller);
       const { definitions, byAudience } = await this.schemas.current();
@@ -284,13 +275,9 @@ export class ValueService {
       for (const [key, meta] of state.meta) {
         if (!writes.has(key) && this.expired(meta, now)) writes.set(key, { name: meta.name });
       }
-      try {
-        await this.store.write(holder, state, [...writes.values()], this.nextExpiry(state, writes, now));
-        return results;
-      } catch (error) {
-        if (!(error instanceof ConcurrentChangeError) || attempt >= MAX_ATTEMPTS) throw error;
-      }
-    }
+      await this.store.write(holder, state, [...writes.values()], this.nextExpiry(state, writes, now));
+      return results;
+    });
   }
 
   /** Removes expired values from the holders whose earliest expiry has passed; returns how many holders. */
@@ -425,23 +412,13 @@ export class ValueService {
   }
 
   private async rewriteNow(holder: HolderRef, plan: (state: HolderState) => Map<string, ValueWrite>) {
-    for (let attempt = 1; ; attempt++) {
+    await untilWritten(async () => {
       const state = await this.store.read(holder);
       if (!state) return;
       const writes = plan(state);
       if (writes.size === 0) return;
-      try {
-        await this.store.write(
-          holder,
-          state,
-          [...writes.values()],
-          this.nextExpiry(state, writes, this.now()),
-        );
-        return;
-      } catch (error) {
-        if (!(error instanceof ConcurrentChangeError) || attempt >= MAX_ATTEMPTS) throw error;
-      }
-    }
+      await this.store.write(holder, state, [...writes.values()], this.nextExpiry(state, writes, this.now()));
+    });
   }
 
   private async readHolder(holder: HolderRef, caller: Caller): Promise<HolderState> {
