@@ -6,10 +6,10 @@ import type { Document } from 'openapi-backend';
 import type { Logger } from 'pino';
 import { AppError, NotInSchemaError } from './errors.js';
 import type { Api } from './http/api.js';
-import { API_ROOT } from './http/openapi.js';
 import { auditWrites } from './http/audit.js';
 import { registerDocs } from './http/docs.js';
 import type { Metrics } from './http/metrics.js';
+import type { Middleware, RequestState } from './http/state.js';
 import type { AuditStore } from './attributes/audit.js';
 
 export interface AppDependencies {
@@ -27,7 +27,7 @@ interface HttpError extends Error {
 }
 
 /** The only place errors become responses: ApiError bodies, generic text for anything unexpected. */
-function errorBodies(log: Logger): Koa.Middleware {
+function errorBodies(log: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -46,7 +46,11 @@ function errorBodies(log: Logger): Koa.Middleware {
         };
         if (!error.expose)
           log.warn(
-            { err: error.cause ?? error, operationId: ctx.state.operationId, requestId: ctx.state.requestId },
+            {
+              err: error.cause ?? error,
+              operationId: operationOf(ctx.state),
+              requestId: ctx.state.requestId,
+            },
             error.message,
           );
         return;
@@ -59,7 +63,7 @@ function errorBodies(log: Logger): Koa.Middleware {
         return;
       }
       log.error(
-        { err: error, operationId: ctx.state.operationId, requestId: ctx.state.requestId },
+        { err: error, operationId: operationOf(ctx.state), requestId: ctx.state.requestId },
         'unexpected error',
       );
       ctx.status = 500;
@@ -91,7 +95,7 @@ export function depthOf(value: unknown): number {
   return deepest;
 }
 
-function limitDepth(): Koa.Middleware {
+function limitDepth(): Middleware {
   return (ctx, next) => {
     if (depthOf(ctx.request.body) > MAX_BODY_DEPTH) {
       throw new AppError(
@@ -109,7 +113,7 @@ function limitDepth(): Koa.Middleware {
  * (RFC 8259), and Janssen's command line pretty-prints an answer only when its type is exactly that.
  * Koa adds `; charset=utf-8` to every JSON body it serialises; this takes it off again.
  */
-function plainJsonType(): Koa.Middleware {
+function plainJsonType(): Middleware {
   return async (ctx, next) => {
     await next();
     if (/^application\/json\s*;\s*charset=utf-8$/i.test(ctx.response.get('Content-Type')))
@@ -121,7 +125,7 @@ function plainJsonType(): Koa.Middleware {
  * Names each request (the caller's X-Request-Id when it is a sane token, else a new one, echoed in the
  * response) and logs one line for it; never headers, so tokens stay out of the log.
  */
-function requestLog(log: Logger): Koa.Middleware {
+function requestLog(log: Logger): Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     const given = ctx.get('x-request-id');
@@ -136,7 +140,7 @@ function requestLog(log: Logger): Koa.Middleware {
           requestId,
           method: ctx.method,
           path: ctx.path,
-          operationId: ctx.state.operationId,
+          operationId: operationOf(ctx.state),
           status: ctx.status,
           ms: Math.round((performance.now() - started) * 1000) / 1000,
         },
@@ -146,13 +150,24 @@ function requestLog(log: Logger): Koa.Middleware {
   };
 }
 
+/** The operation a request was routed to, for its log line and metrics. */
+export const operationOf = (state: RequestState): string | undefined => state.routed?.route.operationId;
+
 /**
- * request id and log → JSON content type → metrics → audit → error bodies → body parsing → the OpenAPI-routed API
- * (everything below its root) or the plain routes (health, metrics, the document, the docs page).
+ * request id and log → JSON content type → metrics → audit → error bodies → routing and the token (API
+ * paths) → body parsing → the API's validation and handler, or the plain routes (health, metrics, the
+ * document, the docs page).
  */
-export function createApp({ api, audit, metrics, document, log, directoryReady }: AppDependencies): Koa {
-  const app = new Koa();
-  const router = new Router();
+export function createApp({
+  api,
+  audit,
+  metrics,
+  document,
+  log,
+  directoryReady,
+}: AppDependencies): Koa<RequestState> {
+  const app = new Koa<RequestState>();
+  const router = new Router<RequestState>();
   router.get('/health/live', (ctx) => {
     ctx.body = { status: 'up' };
   });
@@ -177,8 +192,9 @@ export function createApp({ api, audit, metrics, document, log, directoryReady }
   app.use(requestLog(log));
   app.use(plainJsonType());
   app.use(metrics.middleware());
-  app.use(auditWrites(audit, log, api.identify));
+  app.use(auditWrites(audit, log));
   app.use(errorBodies(log));
+  app.use(api.identify);
   app.use(
     bodyParser({
       // The default JSON types include application/json-patch+json.
@@ -188,7 +204,7 @@ export function createApp({ api, audit, metrics, document, log, directoryReady }
     }),
   );
   app.use(limitDepth());
-  app.use((ctx, next) => (ctx.path.startsWith(`${API_ROOT}/`) ? api(ctx) : next()));
+  app.use(api.dispatch);
   app.use(router.routes());
   app.use(() => {
     throw new AppError(404, 'No such endpoint');

@@ -17,6 +17,7 @@ import type { Config } from './config.js';
 import { DEMO_LDIF, STANDARD_LDIF, readLdifFiles, seed } from './directory/seed.js';
 import { startSlapd, type RunningSlapd } from './directory/slapd.js';
 import { createApi } from './http/api.js';
+import { createRouter } from './http/router.js';
 import { loadOpenApiDocument } from './http/openapi.js';
 import { LdapAttributeStore } from './ldap/attribute-store.js';
 import { LdapAuditStore } from './ldap/audit-store.js';
@@ -236,8 +237,9 @@ export async function startService(
         'the directory keeps one audit record per entry (schema of an earlier version): audit events are written one by one',
       ),
     );
-    const api = await createApi({
-      document,
+    const router = await createRouter(document);
+    const api = createApi({
+      router,
       service,
       scopes: scopeService,
       verifier,

@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { diffOf, type AuditEvent, type AuditStore } from '../attributes/audit.js';
-import type { Scope } from '../attributes/scopes.js';
-import type { Change } from '../attributes/service.js';
-import type { Principal } from '../auth/bearer.js';
-import type { Api } from './api.js';
+import type { Middleware, WriteOutcome } from './state.js';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -26,12 +22,12 @@ interface Request {
   operation: string;
   params: Record<string, string>;
   body: Record<string, unknown>;
-  state: Koa.DefaultState;
+  outcome?: WriteOutcome;
   status: number;
 }
 
 /** A write of a user's or a session's values: whose, and which attributes (never the values). */
-function valueWrite({ operation, params, body, state, status }: Request): About | undefined {
+function valueWrite({ operation, params, body, outcome, status }: Request): About | undefined {
   const holder =
     params.userInum !== undefined
       ? { kind: 'user' as const, id: clip(params.userInum) ?? '' }
@@ -44,21 +40,21 @@ function valueWrite({ operation, params, body, state, status }: Request): About 
   if (!operation.endsWith('-many')) return { holder, attributes: named([params.name ?? body.name]) };
   // A batch: a read (`get`, `exists`) is not a write; a batch that ran has an outcome per attribute.
   if (body.op === 'get' || body.op === 'exists') return undefined;
-  const results = state.valueResults as { name: string; status: number }[] | undefined;
+  const results = outcome?.kind === 'values' ? outcome.results : undefined;
   const items: unknown[] = Array.isArray(body.items) ? body.items : [];
   const attributes = results ?? named(items.map((i) => (i as Record<string, unknown> | null)?.name));
   return { holder, attributes: attributes.slice(0, MAX_NAMES) };
 }
 
 /** A write of a scope: which, and the change to it. */
-function scopeWrite({ params, state }: Request): About {
-  const change = state.scopeChange as { before: Scope; after: Scope } | undefined;
+function scopeWrite({ params, outcome }: Request): About {
+  const change = outcome?.kind === 'scope' ? outcome.change : undefined;
   return { scope: clip(params.inum), ...(change ? { diff: diffOf(change.before, change.after) } : {}) };
 }
 
 /** A write of a definition: which, and the change to it. */
-function definitionWrite({ params, body, state }: Request): About {
-  const change = state.change as Change | undefined;
+function definitionWrite({ params, body, outcome }: Request): About {
+  const change = outcome?.kind === 'definition' ? outcome.change : undefined;
   const definition = change?.after?.definition ?? change?.before?.definition;
   return {
     inum: definition?.inum ?? clip(params.inum) ?? clip(body.inum),
@@ -74,29 +70,22 @@ function definitionWrite({ params, body, state }: Request): About {
  * valid token (401) are not recorded: there is no one to record, and anyone could fill the trail with
  * them. Failing to store an event never fails the request; it is logged loudly and counted.
  *
- * A write refused before it reached the API (its body too large, not JSON or nested too deeply) has no
- * operation or caller yet; `identify` works them out from the method, path and token afterwards.
+ * The operation and the caller are known before the body is read, so a write refused for its body (too
+ * large, not JSON, nested too deeply) is recorded too.
  */
-export function auditWrites(store: AuditStore, log: Logger, identify: Api['identify']): Koa.Middleware {
+export function auditWrites(store: AuditStore, log: Logger): Middleware {
   return async (ctx, next) => {
     await next();
-    if (!WRITES.has(ctx.method) || ctx.status === 401) return;
-    if (!ctx.state.operationId && ctx.status >= 400) {
-      const known = await identify(ctx);
-      // Also names the operation in the request's log line and metrics.
-      if (known) Object.assign(ctx.state, known);
-    }
-    const operation = ctx.state.operationId as string | undefined;
-    const principal = ctx.state.principal as Principal | undefined;
-    if (!operation || !principal) return;
-
-    const params = (ctx.state.params ?? {}) as Record<string, string>;
+    const { routed, principal } = ctx.state;
+    if (!WRITES.has(ctx.method) || ctx.status === 401 || !routed || !principal) return;
+    const operation = routed.route.operationId;
+    const { params } = routed;
     const body = ctx.request.body;
     const request: Request = {
       operation,
       params,
       body: typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {},
-      state: ctx.state,
+      outcome: ctx.state.outcome,
       status: ctx.status,
     };
     const about =
@@ -107,7 +96,7 @@ export function auditWrites(store: AuditStore, log: Logger, identify: Api['ident
           : definitionWrite(request);
     if (!about) return;
     // A forced delete also changed scopes: each gets an event of its own, for its history.
-    const scopes = (ctx.state.change as Change | undefined)?.scopes ?? [];
+    const scopes = (ctx.state.outcome?.kind === 'definition' && ctx.state.outcome.change.scopes) || [];
     const changedScopes = scopes.map((s) => ({ scope: s.after.inum, diff: diffOf(s.before, s.after) }));
     const time = new Date().toISOString();
     const actor = { subject: principal.subject, clientId: principal.clientId };

@@ -1,6 +1,6 @@
-import type Koa from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { AuthorizationServerUnavailableError, UnauthorizedError } from '../errors.js';
+import type { Middleware } from './state.js';
 
 /**
  * The service's Prometheus metrics, in a registry of its own (several services can share a process in
@@ -84,19 +84,19 @@ export class Metrics {
    * Counts every request by operation and status, and token failures by reason. Runs outside the error
    * middleware, which leaves the error it answered in `ctx.state.error`.
    */
-  middleware(): Koa.Middleware {
+  middleware(): Middleware {
     return async (ctx, next) => {
       const started = performance.now();
       try {
         await next();
       } finally {
         const labels = {
-          operation: (ctx.state.operationId as string | undefined) ?? 'none',
+          operation: ctx.state.routed?.route.operationId ?? 'none',
           status: String(ctx.status),
         };
         this.requests.inc(labels);
         this.latency.observe(labels, (performance.now() - started) / 1000);
-        const error = ctx.state.error as unknown;
+        const error = ctx.state.error;
         if (error instanceof UnauthorizedError)
           this.tokenFailures.inc({ reason: error.description ?? error.message });
         if (error instanceof AuthorizationServerUnavailableError)

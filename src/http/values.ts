@@ -1,10 +1,8 @@
-import type { Context as KoaContext } from 'koa';
-import type { Context } from 'openapi-backend';
-import type { Principal } from '../auth/bearer.js';
 import { ForbiddenError } from '../errors.js';
 import type { Caller, ItemResult, ValueItem, ValueOp, ValueService } from '../values/service.js';
 import type { HolderKind, HolderRef } from '../values/store.js';
 import type { Audience, ValueSchemas } from '../values/value-schema.js';
+import type { ApiRequest, Ctx, Handler } from './state.js';
 
 const CONFIG = 'https://jans.io/oauth/config/';
 
@@ -27,8 +25,8 @@ const needOf = (op: ValueOp): Need =>
   op === 'get' || op === 'exists' ? 'read' : op === 'delete' ? 'delete' : 'write';
 
 /** An admin when the token has a fitting scope; otherwise its subject, which may act on what it owns. */
-function callerOf(ctx: KoaContext, kind: HolderKind, op: ValueOp): Caller {
-  const principal = ctx.state.principal as Principal | undefined;
+function callerOf(ctx: Ctx, kind: HolderKind, op: ValueOp): Caller {
+  const principal = ctx.state.principal;
   const scopes = principal?.scopes ?? new Set<string>();
   return {
     admin: adminScopes(kind, needOf(op)).some((s) => scopes.has(s)),
@@ -36,13 +34,12 @@ function callerOf(ctx: KoaContext, kind: HolderKind, op: ValueOp): Caller {
   };
 }
 
-function holderOf(c: Context, kind: HolderKind): HolderRef {
-  const params = c.request.params;
+function holderOf({ params }: ApiRequest, kind: HolderKind): HolderRef {
   return { kind, id: String(kind === 'user' ? params.userInum : params.sessionId) };
 }
 
-function body(c: Context): Record<string, unknown> {
-  return (c.request.requestBody ?? {}) as Record<string, unknown>;
+function body(request: ApiRequest): Record<string, unknown> {
+  return (request.body ?? {}) as Record<string, unknown>;
 }
 
 function itemOf(name: string, input: Record<string, unknown>): ValueItem {
@@ -54,7 +51,7 @@ function itemOf(name: string, input: Record<string, unknown>): ValueItem {
   };
 }
 
-function send(ctx: KoaContext, result: ItemResult, status = result.status): void {
+function send(ctx: Ctx, result: ItemResult, status = result.status): void {
   ctx.status = status;
   ctx.body = {
     name: result.name,
@@ -64,20 +61,20 @@ function send(ctx: KoaContext, result: ItemResult, status = result.status): void
 }
 
 /** The query flag `metadata`, however the query string spelled it. */
-function wantsMetadata(c: Context): boolean {
-  const raw = (c.request.query as Record<string, unknown>).metadata;
+function wantsMetadata({ query }: ApiRequest): boolean {
+  const raw = query.metadata;
   return raw === true || raw === 'true';
 }
 
 /** The handlers of the values API (users and sessions) and of the value schema, by operationId. */
 export function valueHandlers(values: ValueService, schemas: ValueSchemas) {
-  const handlers: Record<string, (c: Context, ctx: KoaContext) => Promise<void>> = {
-    'get-attributes-schema': async (c, ctx) => {
-      const audience = ((c.request.query as Record<string, unknown>).audience ?? 'admin') as Audience;
-      const principal = ctx.state.principal as Principal | undefined;
-      const admin = (c.operation.security ?? [])
-        .map((r) => r.oauth2 ?? [])
-        .some((scopes) => scopes.length > 0 && scopes.every((s) => principal?.scopes.has(s)));
+  const handlers: Record<string, Handler> = {
+    'get-attributes-schema': async ({ query, route }, ctx) => {
+      const audience = (query.audience ?? 'admin') as Audience;
+      const principal = ctx.state.principal;
+      const admin = route.scopes.some(
+        (scopes) => scopes.length > 0 && scopes.every((s) => principal?.scopes.has(s)),
+      );
       if (audience === 'admin' && !admin) {
         throw new ForbiddenError('The admin schema needs an admin scope; ask for audience=user');
       }
@@ -85,56 +82,62 @@ export function valueHandlers(values: ValueService, schemas: ValueSchemas) {
     },
   };
   for (const kind of ['user', 'session'] as const) {
-    handlers[`get-${kind}-attribute-names`] = async (c, ctx) => {
-      ctx.body = { names: await values.names(holderOf(c, kind), callerOf(ctx, kind, 'get')) };
+    handlers[`get-${kind}-attribute-names`] = async (request, ctx) => {
+      ctx.body = { names: await values.names(holderOf(request, kind), callerOf(ctx, kind, 'get')) };
     };
-    handlers[`post-${kind}-attribute`] = async (c, ctx) => {
-      const input = body(c);
+    handlers[`post-${kind}-attribute`] = async (request, ctx) => {
+      const input = body(request);
       const result = await values.one(
-        holderOf(c, kind),
+        holderOf(request, kind),
         callerOf(ctx, kind, 'create'),
         'create',
         itemOf(String(input.name), input),
       );
       send(ctx, result, 201);
     };
-    handlers[`get-${kind}-attribute`] = async (c, ctx) => {
-      const item = { name: String(c.request.params.name) };
+    handlers[`get-${kind}-attribute`] = async (request, ctx) => {
+      const item = { name: String(request.params.name) };
       send(
         ctx,
-        await values.one(holderOf(c, kind), callerOf(ctx, kind, 'get'), 'get', item, wantsMetadata(c)),
+        await values.one(
+          holderOf(request, kind),
+          callerOf(ctx, kind, 'get'),
+          'get',
+          item,
+          wantsMetadata(request),
+        ),
       );
     };
-    handlers[`get-${kind}-attribute-exists`] = async (c, ctx) => {
-      const item = { name: String(c.request.params.name) };
-      const result = await values.one(holderOf(c, kind), callerOf(ctx, kind, 'exists'), 'exists', item);
+    handlers[`get-${kind}-attribute-exists`] = async (request, ctx) => {
+      const item = { name: String(request.params.name) };
+      const result = await values.one(holderOf(request, kind), callerOf(ctx, kind, 'exists'), 'exists', item);
       ctx.body = { name: result.name, exists: result.exists ?? false };
     };
-    handlers[`put-${kind}-attribute`] = async (c, ctx) => {
-      const item = itemOf(String(c.request.params.name), body(c));
-      send(ctx, await values.one(holderOf(c, kind), callerOf(ctx, kind, 'set'), 'set', item));
+    handlers[`put-${kind}-attribute`] = async (request, ctx) => {
+      const item = itemOf(String(request.params.name), body(request));
+      send(ctx, await values.one(holderOf(request, kind), callerOf(ctx, kind, 'set'), 'set', item));
     };
-    handlers[`patch-${kind}-attribute`] = async (c, ctx) => {
-      const item = itemOf(String(c.request.params.name), body(c));
-      send(ctx, await values.one(holderOf(c, kind), callerOf(ctx, kind, 'update'), 'update', item));
+    handlers[`patch-${kind}-attribute`] = async (request, ctx) => {
+      const item = itemOf(String(request.params.name), body(request));
+      send(ctx, await values.one(holderOf(request, kind), callerOf(ctx, kind, 'update'), 'update', item));
     };
-    handlers[`delete-${kind}-attribute`] = async (c, ctx) => {
-      const item = { name: String(c.request.params.name) };
-      await values.one(holderOf(c, kind), callerOf(ctx, kind, 'delete'), 'delete', item);
+    handlers[`delete-${kind}-attribute`] = async (request, ctx) => {
+      const item = { name: String(request.params.name) };
+      await values.one(holderOf(request, kind), callerOf(ctx, kind, 'delete'), 'delete', item);
       ctx.status = 204;
     };
-    handlers[`post-${kind}-attributes-many`] = async (c, ctx) => {
-      const input = body(c);
+    handlers[`post-${kind}-attributes-many`] = async (request, ctx) => {
+      const input = body(request);
       const op = input.op as ValueOp;
       const items = (input.items as Record<string, unknown>[]).map((i) => itemOf(String(i.name), i));
       const results = await values.many(
-        holderOf(c, kind),
+        holderOf(request, kind),
         callerOf(ctx, kind, op),
         op,
         items,
         input.metadata === true,
       );
-      ctx.state.valueResults = results.map(({ name, status }) => ({ name, status }));
+      ctx.state.outcome = { kind: 'values', results: results.map(({ name, status }) => ({ name, status })) };
       ctx.body = {
         results: results.map((r) => ({
           name: r.name,
