@@ -8,7 +8,11 @@
 # hour in a second database, cn=changelog, which the registry polls to keep its index current), with
 # the name claims (ou=attributeNames) and the audit trail (ou=audit) in databases of their own — and
 # loads ldif/base.ldif, attributes.ldif and scopes.ldif into it with slapadd.
-# This mirrors the embedded directory of src/directory/slapd.ts. Later starts reuse the volume.
+# This is the layout of the embedded directory, embeddedConfig in src/directory/slapd-config.ts,
+# except that slapd runs in the foreground (no pid file) and this container's user administers it
+# through ldapi:/// rather than a cn=config password; test/integration/openldap-entrypoint.test.ts
+# compares the two configurations read back from slapd, so that they cannot drift apart.
+# Later starts reuse the volume.
 # Every start: runs slapd in the foreground as this (non-root) user.
 #
 # Multi-provider replication (the `replicated` profile of docker-compose.yml): with LDAP_PEER_URLS

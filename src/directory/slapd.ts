@@ -1,24 +1,21 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Attribute, Change, Client, EqualityFilter, ResultCodeError } from 'ldapts';
 import { upgradeSchema } from './schema-upgrade.js';
+import {
+  MAIN_INDEXES,
+  PROJECT_SCHEMA_FILES,
+  SlapdConfigError,
+  embeddedConfig,
+  renderConfig,
+  type SlapdConfig,
+} from './slapd-config.js';
 
-/** The project's schema files, in load order (after the system's core, cosine and inetorgperson). */
-const SCHEMA_DIR = fileURLToPath(new URL('../../ldif/schema/', import.meta.url));
-const PROJECT_SCHEMAS = ['eduperson.ldif', 'jans.ldif'];
-const SYSTEM_SCHEMA_DIR = '/etc/ldap/schema';
-const SYSTEM_SCHEMAS = ['core.ldif', 'cosine.ldif', 'inetorgperson.ldif'];
-const MODULE_DIR = '/usr/lib/ldap';
-/**
- * Suffix of the database where slapd's accesslog overlay records every write under ou=attributes, so
- * that a reader can learn of changes made by others, deletes included, by polling it.
- */
-export const CHANGE_LOG = 'cn=changelog';
+export { CHANGE_LOG } from './slapd-config.js';
 
 export const INSTALL_HINT =
   'slapd (OpenLDAP) is not installed. On Debian or Ubuntu install it with:\n' +
@@ -26,6 +23,9 @@ export const INSTALL_HINT =
   'or set LDAP_URL to use an existing directory.';
 
 export class SlapdError extends Error {}
+
+const bindDnOf = (suffix: string) => `cn=admin,${suffix}`;
+const CONFIG_DN = 'cn=admin,cn=config';
 
 export interface SlapdOptions {
   /** Holds the configuration (`slapd.d`), the database (`db`) and the run files; created when missing. */
@@ -89,38 +89,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The indexes of the main database (the one that holds the suffix). */
-const INDEXES = [
-  'objectClass eq',
-  'inum eq',
-  'jansAttrName eq',
-  'jansClaimName eq',
-  'jansStatus eq',
-  'jansClaim eq',
-  'registryAuditTarget eq',
-  'registryValueNextExpiry eq,pres',
-  'registrySessionId eq',
-  'registrySessionUser eq',
-  'entryCSN eq',
-  'entryUUID eq',
-];
-
-/**
- * Subtrees kept in databases of their own: every write commits its database on its own, with its own
- * lock and sync, so the name claim and the audit record of a request do not queue behind definition
- * writes for the main database's commits. They are not glued under the main database: slapd 2.5.13
- * refuses (unwillingToPerform) a paged search of a glued database whose last page ends exactly at its
- * last entry. So a search of the suffix does not include them; the service reads each under its own
- * base. A database whose suffix is inside another's must come first: these take the numbers before the
- * main one.
- */
-const OWN_DATABASES = [
-  { ou: 'attributeNames', indexes: [] },
-  { ou: 'audit', indexes: ['registryAuditTarget eq'] },
-];
-const OWN_DATABASE_INDEXES = ['objectClass eq', 'entryCSN eq', 'entryUUID eq'];
-const MAIN = OWN_DATABASES.length + 1;
-
 /** `{SSHA}` hash as slapd expects it, so the configuration never holds the password in clear. */
 function ssha(password: string): string {
   const salt = randomBytes(8);
@@ -128,138 +96,22 @@ function ssha(password: string): string {
   return `{SSHA}${Buffer.concat([digest, salt]).toString('base64')}`;
 }
 
-interface ConfigOptions {
-  dataDir: string;
-  suffix: string;
-  bindDn: string;
-  configDn: string;
-  password: string;
-  replication?: { serverId: number; peers: string[] };
-  tls?: { certFile: string; keyFile: string; startTls?: boolean };
-}
-
 /**
- * Replication of one database: it consumes from each peer (rids `firstRid` on) and provides to them
- * (syncprov, configured with the database). Every database replicates on its own.
+ * Creates a configuration directory (`slapd.d`) from cn=config LDIF with slapadd, which reads it from
+ * its standard input so that the password hash is written nowhere else.
  */
-function syncrepl(options: ConfigOptions, searchBase: string, firstRid: number): string {
-  if (!options.replication) return '';
-  // Each database's rids are a range of 100 (rids have three digits).
-  if (options.replication.peers.length > 99) throw new SlapdError('replication: at most 99 peers');
-  const consumers = options.replication.peers.map(
-    (peer, i) =>
-      `olcSyncrepl: {${i}}rid=${String(firstRid + i).padStart(3, '0')} provider=${peer} bindmethod=simple ` +
-      `binddn="${options.bindDn}" credentials=${options.password} searchbase="${searchBase}" ` +
-      'type=refreshAndPersist retry="1 +" timeout=3 network-timeout=3',
-  );
-  return [...consumers, 'olcMultiProvider: TRUE', ''].join('\n');
-}
-
-/** One of OWN_DATABASES, replicated like the main one. */
-function ownDatabaseLdif(options: ConfigOptions, position: number, ou: string, indexes: string[]): string {
-  const dn = `olcDatabase={${position}}mdb,cn=config`;
-  return `dn: ${dn}
-objectClass: olcDatabaseConfig
-objectClass: olcMdbConfig
-olcDatabase: {${position}}mdb
-olcSuffix: ou=${ou},${options.suffix}
-olcDbDirectory: ${join(options.dataDir, ou)}
-olcRootDN: ${options.bindDn}
-olcDbMaxSize: 4294967296
-${[...OWN_DATABASE_INDEXES, ...indexes].map((index) => `olcDbIndex: ${index}`).join('\n')}
-olcAccess: to * by anonymous auth by * none
-${syncrepl(options, `ou=${ou},${options.suffix}`, position * 100 + 1)}
-dn: olcOverlay={0}syncprov,${dn}
-objectClass: olcOverlayConfig
-objectClass: olcSyncProvConfig
-olcOverlay: {0}syncprov
-olcSpCheckpoint: 100 10
-
-`;
-}
-
-function configLdif(options: ConfigOptions): string {
-  const hash = ssha(options.password);
-  const includes = [
-    ...SYSTEM_SCHEMAS.map((f) => join(SYSTEM_SCHEMA_DIR, f)),
-    ...PROJECT_SCHEMAS.map((f) => join(SCHEMA_DIR, f)),
-  ];
-  return `dn: cn=config
-objectClass: olcGlobal
-cn: config
-olcPidFile: ${join(options.dataDir, 'run', 'slapd.pid')}
-${options.tls ? `olcTLSCertificateFile: ${options.tls.certFile}\nolcTLSCertificateKeyFile: ${options.tls.keyFile}\n` : ''}${options.tls?.startTls ? 'olcSecurity: tls=1\n' : ''}${options.replication ? `olcServerID: ${options.replication.serverId}\n` : ''}
-dn: cn=module{0},cn=config
-objectClass: olcModuleList
-cn: module{0}
-olcModulePath: ${MODULE_DIR}
-olcModuleLoad: back_mdb
-olcModuleLoad: unique
-olcModuleLoad: syncprov
-olcModuleLoad: accesslog
-
-dn: cn=schema,cn=config
-objectClass: olcSchemaConfig
-cn: schema
-
-${includes.map((file) => `include: file://${file}`).join('\n\n')}
-
-dn: olcDatabase={-1}frontend,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcFrontendConfig
-olcDatabase: {-1}frontend
-
-dn: olcDatabase={0}config,cn=config
-objectClass: olcDatabaseConfig
-olcDatabase: {0}config
-olcRootDN: ${options.configDn}
-olcRootPW: ${hash}
-
-${OWN_DATABASES.map((own, i) => ownDatabaseLdif(options, i + 1, own.ou, own.indexes)).join('')}dn: olcDatabase={${MAIN}}mdb,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcMdbConfig
-olcDatabase: {${MAIN}}mdb
-olcSuffix: ${options.suffix}
-olcDbDirectory: ${join(options.dataDir, 'db')}
-olcRootDN: ${options.bindDn}
-olcRootPW: ${hash}
-olcDbMaxSize: 4294967296
-${INDEXES.map((index) => `olcDbIndex: ${index}`).join('\n')}
-olcAccess: to * by anonymous auth by * none
-${syncrepl(options, options.suffix, 1)}
-dn: olcOverlay={0}unique,olcDatabase={${MAIN}}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcUniqueConfig
-olcOverlay: {0}unique
-olcUniqueURI: ldap:///ou=attributes,${options.suffix}?jansAttrName?one
-
-dn: olcOverlay={1}syncprov,olcDatabase={${MAIN}}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcSyncProvConfig
-olcOverlay: {1}syncprov
-olcSpCheckpoint: 100 10
-
-dn: olcOverlay={2}accesslog,olcDatabase={${MAIN}}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcAccessLogConfig
-olcOverlay: {2}accesslog
-olcAccessLogDB: ${CHANGE_LOG}
-olcAccessLogBase: writes ou=attributes,${options.suffix}
-olcAccessLogSuccess: TRUE
-olcAccessLogPurge: 01:00 00:10
-
-dn: olcDatabase={${MAIN + 1}}mdb,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcMdbConfig
-olcDatabase: {${MAIN + 1}}mdb
-olcSuffix: ${CHANGE_LOG}
-olcDbDirectory: ${join(options.dataDir, 'changelog')}
-olcRootDN: ${options.bindDn}
-olcDbMaxSize: 1073741824
-olcDbIndex: objectClass eq
-olcDbIndex: reqEnd eq
-olcAccess: to * by dn.exact="${options.bindDn}" read by * none
-`;
+export function createConfigDir(configDir: string, ldif: string, slapdPath = findSlapd()): void {
+  if (!slapdPath) throw new SlapdError(INSTALL_HINT);
+  mkdirSync(configDir, { recursive: true });
+  const slapadd = spawnSync(slapdPath.replace(/slapd$/, 'slapadd'), ['-n0', '-F', configDir], {
+    input: ldif,
+    encoding: 'utf8',
+  });
+  if (slapadd.status !== 0) {
+    throw new SlapdError(
+      `could not create the slapd configuration: ${slapadd.stderr || slapadd.error?.message}`,
+    );
+  }
 }
 
 export function isAlive(pid: number): boolean {
@@ -325,10 +177,7 @@ async function upgradeExisting(
   try {
     if (startTls) await client.startTLS({ rejectUnauthorized: false });
     await client.bind(configDn, password);
-    const changes = await upgradeSchema(
-      client,
-      PROJECT_SCHEMAS.map((file) => join(SCHEMA_DIR, file)),
-    );
+    const changes = await upgradeSchema(client, PROJECT_SCHEMA_FILES);
     // The main database's number depends on the version that created the configuration.
     const { searchEntries } = await client.search('cn=config', {
       scope: 'one',
@@ -339,7 +188,7 @@ async function upgradeExisting(
     if (!main) throw new Error(`no database of the configuration holds ${suffix}`);
     const attributeOf = (index: string) => index.split(/\s/)[0]?.toLowerCase();
     const indexed = new Set([searchEntries[0]?.olcDbIndex ?? []].flat().map((i) => attributeOf(String(i))));
-    const missing = INDEXES.filter((index) => !indexed.has(attributeOf(index)));
+    const missing = MAIN_INDEXES.filter((index) => !indexed.has(attributeOf(index)));
     if (missing.length > 0) {
       await client.modify(
         main,
@@ -360,6 +209,40 @@ async function upgradeExisting(
 }
 
 /**
+ * A new configuration (`slapd.d`) and empty databases under `dataDir`, replacing what a first start that
+ * was interrupted may have left there.
+ */
+async function createEmbeddedConfig(
+  slapd: string,
+  dataDir: string,
+  options: SlapdOptions,
+  password: string,
+): Promise<void> {
+  let config: SlapdConfig;
+  try {
+    config = embeddedConfig({
+      dataDir,
+      suffix: options.suffix,
+      bindDn: bindDnOf(options.suffix),
+      configDn: CONFIG_DN,
+      password,
+      passwordHash: ssha(password),
+      replication: options.replication,
+      tls: options.tls,
+    });
+  } catch (error) {
+    if (error instanceof SlapdConfigError) throw new SlapdError(error.message);
+    throw error;
+  }
+  const configDir = join(dataDir, 'slapd.d');
+  for (const directory of [configDir, ...config.databases.map((database) => database.directory)]) {
+    await rm(directory, { recursive: true, force: true });
+    await mkdir(directory, { recursive: true });
+  }
+  createConfigDir(configDir, renderConfig(config), slapd);
+}
+
+/**
  * Starts a private slapd on a loopback port, with the project's schema, a cn=config configuration and an
  * mdb database under `dataDir`. Used by `npm start` (embedded mode), the tests and the benchmarks.
  */
@@ -370,8 +253,8 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
   const configDir = join(dataDir, 'slapd.d');
   const runDir = join(dataDir, 'run');
   const passwordFile = join(dataDir, 'directory-password');
-  const bindDn = `cn=admin,${options.suffix}`;
-  const configDn = 'cn=admin,cn=config';
+  const bindDn = bindDnOf(options.suffix);
+  const configDn = CONFIG_DN;
   await mkdir(runDir, { recursive: true });
   await stopLeftover(runDir);
 
@@ -379,36 +262,7 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
   let password = (await readFile(passwordFile, 'utf8').catch(() => '')).trim();
   if (!existsSync(configDir) || !password) {
     password = options.password ?? randomBytes(18).toString('base64url');
-    await rm(configDir, { recursive: true, force: true });
-    await rm(join(dataDir, 'db'), { recursive: true, force: true });
-    await mkdir(configDir, { recursive: true });
-    await mkdir(join(dataDir, 'db'), { recursive: true });
-    for (const directory of ['changelog', ...OWN_DATABASES.map((own) => own.ou)]) {
-      await rm(join(dataDir, directory), { recursive: true, force: true });
-      await mkdir(join(dataDir, directory), { recursive: true });
-    }
-    const ldifFile = join(runDir, 'config.ldif');
-    await writeFile(
-      ldifFile,
-      configLdif({
-        dataDir,
-        suffix: options.suffix,
-        bindDn,
-        configDn,
-        password,
-        replication: options.replication,
-        tls: options.tls,
-      }),
-    );
-    const slapadd = spawnSync(slapd.replace(/slapd$/, 'slapadd'), ['-n0', '-F', configDir, '-l', ldifFile], {
-      encoding: 'utf8',
-    });
-    await rm(ldifFile, { force: true });
-    if (slapadd.status !== 0) {
-      throw new SlapdError(
-        `could not create the slapd configuration: ${slapadd.stderr || slapadd.error?.message}`,
-      );
-    }
+    await createEmbeddedConfig(slapd, dataDir, options, password);
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
     await chmod(passwordFile, 0o600);
     created = true;

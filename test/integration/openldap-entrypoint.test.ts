@@ -4,11 +4,59 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { Client } from 'ldapts';
-import { freePort, type RunningSlapd } from '../../src/directory/slapd.js';
+import { parseLdif } from '../../src/directory/ldif.js';
+import {
+  CHANGE_LOG,
+  embeddedConfig,
+  renderConfig,
+  type SlapdConfig,
+} from '../../src/directory/slapd-config.js';
+import { createConfigDir, findSlapd, freePort, type RunningSlapd } from '../../src/directory/slapd.js';
 import { SCOPE, call, startTestApp, tempDir, uniqueName, JANSSEN_REQUIRED } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 'entrypoint-test-password';
+/** What slapd adds to every entry it stores. */
+const OPERATIONAL = [
+  'structuralObjectClass',
+  'entryUUID',
+  'creatorsName',
+  'createTimestamp',
+  'entryCSN',
+  'modifiersName',
+  'modifyTimestamp',
+  'contextCSN',
+];
+
+/**
+ * A configuration directory read back with `slapcat -n0`: what slapd made of the LDIF it was given,
+ * whichever way that LDIF was written, as text to compare (each entry's attributes in name order).
+ * Schema entries show only their dn (their contents come from the same files, so names and order are
+ * what can differ), password hashes (salted) are masked, and the consumers' credentials unquoted (slapd
+ * reads `credentials="x"` and `credentials=x` alike).
+ */
+function readConfig(configDir: string): string {
+  const slapcat = (findSlapd() as string).replace(/slapd$/, 'slapcat');
+  const read = spawnSync(slapcat, ['-n0', '-F', configDir, '-o', 'ldif-wrap=no'], { encoding: 'utf8' });
+  expect(read.status, read.stderr).to.equal(0);
+  const normal = (name: string, value: string) =>
+    name === 'olcRootPW'
+      ? '(hash)'
+      : name === 'olcSyncrepl'
+        ? value.replace(/credentials="([^"\s]*)"/, 'credentials=$1')
+        : value;
+  return parseLdif(read.stdout, configDir)
+    .map((entry) =>
+      [
+        `dn: ${entry.dn}`,
+        ...[...entry.attributes]
+          .filter(([name]) => !OPERATIONAL.includes(name) && !entry.dn.endsWith(',cn=schema,cn=config'))
+          .sort(([a], [b]) => a.localeCompare(b))
+          .flatMap(([name, values]) => values.map((value) => `${name}: ${normal(name, value)}`)),
+      ].join('\n'),
+    )
+    .join('\n\n');
+}
 
 /**
  * The openldap container's entrypoint, run as a plain process (there is no container engine here): it
@@ -138,6 +186,52 @@ describe('the openldap container entrypoint, run without a container', () => {
     } finally {
       await stop(second.child);
     }
+  });
+
+  it('creates on its first start the layout of the embedded directory (embeddedConfig), replication included', async () => {
+    const home = join(dataDir, 'layout');
+    const port = await freePort();
+    // Nothing answers there: only the configuration is compared.
+    const peers = ['ldap://127.0.0.1:9', 'ldap://localhost:9'];
+    const provider = await start(
+      {
+        ...env,
+        LDAP_PORT: String(port),
+        LDAP_DATA_DIR: home,
+        LDAP_LDAPI_URL: `ldapi://${encodeURIComponent(`${home}-ldapi`)}`,
+        LDAP_PEER_URLS: peers.join(' '),
+        LDAP_SERVER_ID: '3',
+        LDAP_SEED: 'false',
+      },
+      `ldap://127.0.0.1:${port}`,
+    );
+    await stop(provider.child);
+
+    const embedded = embeddedConfig({
+      dataDir: home,
+      suffix: 'o=jans',
+      bindDn: 'cn=admin,o=jans',
+      configDn: 'cn=admin,cn=config',
+      password: PASSWORD,
+      passwordHash: '{SSHA}masked',
+      replication: { serverId: 3, peers },
+    });
+    // What the container does differently, and only that: slapd runs in its foreground (no pid file),
+    // and the container's own user administers it through ldapi:/// instead of a cn=config password.
+    const peer = `gidNumber=${process.getgid?.()}+uidNumber=${process.getuid?.()},cn=peercred,cn=external,cn=auth`;
+    const container: SlapdConfig = {
+      ...embedded,
+      global: { ...embedded.global, pidFile: undefined },
+      config: { access: [`to * by dn.exact="${peer}" manage by * none`] },
+      databases: embedded.databases.map((database) =>
+        database.suffix === CHANGE_LOG
+          ? database
+          : { ...database, access: [`to * by dn.exact="${peer}" manage by anonymous auth by * none`] },
+      ),
+    };
+    const expected = join(dataDir, 'layout-expected', 'slapd.d');
+    createConfigDir(expected, renderConfig(container));
+    expect(readConfig(join(home, 'slapd.d'))).to.equal(readConfig(expected));
   });
 
   it('replicates the definitions, the name claims and the audit trail between two providers', async () => {

@@ -1,11 +1,19 @@
 import { spawn } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { Client } from 'ldapts';
 import { pino } from 'pino';
-import { findSlapd, freePort, startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
+import { renderConfig } from '../../src/directory/slapd-config.js';
+import {
+  createConfigDir,
+  findSlapd,
+  freePort,
+  startSlapd,
+  type RunningSlapd,
+} from '../../src/directory/slapd.js';
+import { withoutProjectSchema } from '../fixtures/slapd-configs.js';
 import {
   SCOPE,
   call,
@@ -24,47 +32,9 @@ import {
 async function startSlapdWithoutSchema(dir: string): Promise<RunningSlapd> {
   const password = 'secret';
   const configDir = join(dir, 'slapd.d');
-  await mkdir(configDir);
   await mkdir(join(dir, 'db'));
-  await writeFile(
-    join(dir, 'config.ldif'),
-    `dn: cn=config
-objectClass: olcGlobal
-cn: config
-
-dn: cn=module{0},cn=config
-objectClass: olcModuleList
-cn: module{0}
-olcModulePath: /usr/lib/ldap
-olcModuleLoad: back_mdb
-
-dn: cn=schema,cn=config
-objectClass: olcSchemaConfig
-cn: schema
-
-include: file:///etc/ldap/schema/core.ldif
-
-dn: olcDatabase={-1}frontend,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcFrontendConfig
-olcDatabase: {-1}frontend
-
-dn: olcDatabase={1}mdb,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcMdbConfig
-olcDatabase: {1}mdb
-olcSuffix: o=jans
-olcDbDirectory: ${join(dir, 'db')}
-olcRootDN: cn=admin,o=jans
-olcRootPW: ${password}
-`,
-  );
+  createConfigDir(configDir, renderConfig(withoutProjectSchema(dir, password)));
   const slapd = findSlapd() as string;
-  await new Promise<void>((done, fail) =>
-    spawn(slapd.replace(/slapd$/, 'slapadd'), ['-n0', '-F', configDir, '-l', join(dir, 'config.ldif')], {
-      stdio: 'ignore',
-    }).once('exit', (code) => (code === 0 ? done() : fail(new Error(`slapadd exited with ${code}`)))),
-  );
   const url = `ldap://127.0.0.1:${await freePort()}`;
   const child = spawn(slapd, ['-F', configDir, '-h', `${url}/`, '-d', 'none'], { stdio: 'ignore' });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));

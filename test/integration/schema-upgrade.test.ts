@@ -1,11 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { Attribute, Change } from 'ldapts';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
-import { findSlapd, startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
+import { renderConfig } from '../../src/directory/slapd-config.js';
+import { createConfigDir, startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
+import { earlierConfig } from '../fixtures/slapd-configs.js';
 import {
   adminDirectory,
   asRoot,
@@ -143,89 +143,10 @@ describe('the embedded directory schema and indexes of an existing data director
   });
 });
 
-/**
- * The configuration an earlier version created: one database for the whole suffix (the name claims and
- * the audit trail in it too) as `{1}mdb`, the change log as `{2}mdb`, and fewer indexes than now.
- */
+/** A data directory as an earlier version left it (see earlierConfig). */
 async function earlierDataDir(dataDir: string, password: string): Promise<void> {
-  const schemas = fileURLToPath(new URL('../../ldif/schema/', import.meta.url));
-  for (const dir of ['slapd.d', 'db', 'changelog', 'run'])
-    await mkdir(join(dataDir, dir), { recursive: true });
-  const ldif = join(dataDir, 'config.ldif');
-  await writeFile(
-    ldif,
-    `dn: cn=config
-objectClass: olcGlobal
-cn: config
-
-dn: cn=module{0},cn=config
-objectClass: olcModuleList
-cn: module{0}
-olcModulePath: /usr/lib/ldap
-olcModuleLoad: back_mdb
-olcModuleLoad: syncprov
-olcModuleLoad: accesslog
-
-dn: cn=schema,cn=config
-objectClass: olcSchemaConfig
-cn: schema
-
-${['core', 'cosine', 'inetorgperson'].map((f) => `include: file:///etc/ldap/schema/${f}.ldif`).join('\n\n')}
-
-${['eduperson', 'jans'].map((f) => `include: file://${schemas}${f}.ldif`).join('\n\n')}
-
-dn: olcDatabase={-1}frontend,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcFrontendConfig
-olcDatabase: {-1}frontend
-
-dn: olcDatabase={0}config,cn=config
-objectClass: olcDatabaseConfig
-olcDatabase: {0}config
-olcRootDN: cn=admin,cn=config
-olcRootPW: ${password}
-
-dn: olcDatabase={1}mdb,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcMdbConfig
-olcDatabase: {1}mdb
-olcSuffix: o=jans
-olcDbDirectory: ${join(dataDir, 'db')}
-olcRootDN: cn=admin,o=jans
-olcRootPW: ${password}
-olcDbIndex: objectClass eq
-olcDbIndex: inum eq
-olcDbIndex: jansAttrName eq
-olcDbIndex: registryAuditTarget eq
-olcDbIndex: entryCSN eq
-olcDbIndex: entryUUID eq
-
-dn: olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcSyncProvConfig
-olcOverlay: {0}syncprov
-
-dn: olcOverlay={1}accesslog,olcDatabase={1}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcAccessLogConfig
-olcOverlay: {1}accesslog
-olcAccessLogDB: cn=changelog
-olcAccessLogBase: writes ou=attributes,o=jans
-olcAccessLogSuccess: TRUE
-
-dn: olcDatabase={2}mdb,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcMdbConfig
-olcDatabase: {2}mdb
-olcSuffix: cn=changelog
-olcDbDirectory: ${join(dataDir, 'changelog')}
-olcRootDN: cn=admin,o=jans
-olcDbIndex: reqEnd eq
-`,
-  );
-  const slapadd = (findSlapd() as string).replace(/slapd$/, 'slapadd');
-  const made = spawnSync(slapadd, ['-n0', '-F', join(dataDir, 'slapd.d'), '-l', ldif], { encoding: 'utf8' });
-  expect(made.status, made.stderr).to.equal(0);
+  for (const dir of ['db', 'changelog', 'run']) await mkdir(join(dataDir, dir), { recursive: true });
+  createConfigDir(join(dataDir, 'slapd.d'), renderConfig(earlierConfig(dataDir, password)));
   await writeFile(join(dataDir, 'directory-password'), `${password}\n`, { mode: 0o600 });
 }
 
