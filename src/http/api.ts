@@ -268,6 +268,19 @@ export async function createApi({
         hideOnDiscovery: d.jansHideOnDiscovery ?? false,
       }));
     },
+    'get-attributes-conflicts': async (_c: Context, ctx: KoaContext) => {
+      ctx.body = (await service.conflicts()).map((c) => ({
+        kind: c.kind,
+        value: c.value,
+        definitions: c.definitions.map(({ definition: d }) => ({
+          inum: d.inum,
+          ...(d.name ? { name: d.name } : {}),
+          ...(d.displayName ? { displayName: d.displayName } : {}),
+          ...(d.status ? { status: d.status } : {}),
+          ...(d.claimName ? { claimName: d.claimName } : {}),
+        })),
+      }));
+    },
     'get-attributes-usage-by-inum': async (c: Context, ctx: KoaContext) => {
       const { definition, scopes: users } = await service.usage(String(c.request.params.inum));
       ctx.body = { inum: definition.definition.inum, name: definition.definition.name, scopes: users };
