@@ -67,7 +67,7 @@ export interface Config {
   ldapChangeLog: string;
   /**
    * How often the index is compared with the whole directory whatever happened (INDEX_RECONCILE_S, default
-   * 300; 0: only when a fault is noticed): the bound within which a change that reached the directory
+   * 60; 0: only when a fault is noticed): the bound within which a change that reached the directory
    * without reaching its change log, and without any sign the service notices, shows.
    */
   indexReconcileSec: number;
@@ -273,7 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schemaOidArc,
     maxPageSize: int('MAX_PAGE_SIZE', 200, 1, 10_000),
     indexPollMs: int('INDEX_POLL_MS', 250, 50, 60_000),
-    indexReconcileSec: int('INDEX_RECONCILE_S', 300, 0, 86_400),
+    indexReconcileSec: int('INDEX_RECONCILE_S', 60, 0, 86_400),
     ldapChangeLog: env.LDAP_CHANGELOG_DN === undefined ? 'cn=changelog' : env.LDAP_CHANGELOG_DN.trim(),
     jwtJwksUri: jwksUri,
     jwtJwksCacheSec: int('JWT_JWKS_CACHE_S', 600, 1, 86_400),

@@ -480,6 +480,15 @@ export class AttributeService {
     const after = await this.conflictsOf(next);
     const kept = after[0];
     if (!kept || after.length < before.length) return;
+    // The store's copy may still hold a definition deleted or renamed elsewhere a moment ago (it learns
+    // within a poll): only what the directory holds now is a conflict.
+    const confirmed = [];
+    for (const other of kept.others) {
+      const now = await this.store.get(other.definition.inum, true);
+      if (now && heldValue(kept.kind, now.definition) === kept.value.toLowerCase()) confirmed.push(now);
+    }
+    if (confirmed.length === 0) return;
+    kept.others = confirmed;
     const others = kept.others.map((s) => s.definition.inum).join(', ');
     throw new ConflictError(
       `The definition is in a replication conflict over its ${kept.kind} '${kept.value}'`,

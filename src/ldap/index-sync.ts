@@ -103,11 +103,13 @@ export class IndexSync {
   private due: ReconcileReason | undefined;
   private lastReconcile = Date.now();
   private lastReconcileMs = 0;
-  /** contextCSN moved while the log named no change, since the last reconcile. */
+  /** contextCSN moved beyond what the log named, since the last reconcile. */
   private suspect = false;
   private contextCheckedAt = 0;
-  /** Log records read since contextCSN was last read. */
-  private logRecords = 0;
+  /** The newest CSN of each server (by server id) that a log record named. */
+  private logged = new Map<string, string>();
+  /** contextCSN values (by server id) that moved at the last check: the log must name them by the next. */
+  private unexplained = new Map<string, string>();
   private providerSwitches = 0;
   private connectionsLost = 0;
   /** The conflicts last reported, by kind and value. */
@@ -289,7 +291,11 @@ export class IndexSync {
     // Keep reading an overlap while records come in; once a poll finds nothing new, the last ones are
     // long committed.
     this.overlap = fresh.records.length > 0 || fresh.missing.length > 0;
-    this.logRecords += fresh.records.length;
+    for (const record of fresh.records) {
+      const csn = text(record.entryCSN)[0];
+      const sid = csn?.split('#')[2];
+      if (csn && sid && csn > (this.logged.get(sid) ?? '')) this.logged.set(sid, csn);
+    }
     const stale = new Set<string>();
     // A shared log (cn=accesslog of a Janssen directory) records people and other entries too.
     const under = `,${this.store.container.toLowerCase()}`;
@@ -321,16 +327,23 @@ export class IndexSync {
   }
 
   /**
-   * Reads contextCSN (at most every CONTEXT_CHECK_MS): when it moved while the log named no change,
-   * something may have reached the directory without reaching its log (or a user value changed).
+   * Reads contextCSN (at most every CONTEXT_CHECK_MS). It holds, per server id, the CSN of the newest
+   * change the database holds from that server, and a log record carries the CSN of its change: a value
+   * that moved and that no record has named by the next check (time enough for the polls to read it)
+   * is a change the log did not name, or a user value write (which moves contextCSN too).
    */
   private async checkContext(): Promise<void> {
     if (Date.now() - this.contextCheckedAt < CONTEXT_CHECK_MS) return;
     this.contextCheckedAt = Date.now();
     const contextCSN = await this.readContextCSN();
-    if (this.contextCSN && contextCSN !== this.contextCSN && this.logRecords === 0) this.suspect = true;
+    for (const [sid, csn] of this.unexplained) if ((this.logged.get(sid) ?? '') < csn) this.suspect = true;
+    const before = new Map(this.contextCSN.split(' ').map((csn) => [csn.split('#')[2] ?? '', csn]));
+    this.unexplained = new Map();
+    for (const csn of contextCSN.split(' ').filter(Boolean)) {
+      const sid = csn.split('#')[2] ?? '';
+      if (this.contextCSN && before.get(sid) !== csn) this.unexplained.set(sid, csn);
+    }
     this.contextCSN = contextCSN;
-    this.logRecords = 0;
   }
 
   private reconcileReason(): ReconcileReason | undefined {
@@ -340,7 +353,6 @@ export class IndexSync {
       return 'periodic';
     const unexplained = suspicionDue({
       contextMoved: this.suspect,
-      logRecords: 0,
       now,
       lastReconcile: this.lastReconcile,
       lastDurationMs: this.lastReconcileMs,
@@ -406,7 +418,13 @@ export class IndexSync {
     if (listed.length === 0) return { records: [], missing: [] };
     const earliest = listed.map((e) => text(e.reqEnd)[0] ?? '').sort()[0] ?? '';
     const wanted = new Set(listed.map((e) => e.dn));
-    const { searchEntries } = await this.searchLog(earliest, ['reqType', 'reqDN', 'reqEnd', 'reqMod']);
+    const { searchEntries } = await this.searchLog(earliest, [
+      'reqType',
+      'reqDN',
+      'reqEnd',
+      'reqMod',
+      'entryCSN',
+    ]);
     const records = searchEntries.filter((e) => wanted.has(e.dn));
     const found = new Set(records.map((e) => e.dn));
     return { records, missing: [...wanted].filter((dn) => !found.has(dn)) };

@@ -43,21 +43,20 @@ export function toReread(diff: ReconcileDiff): string[] {
 
 /**
  * Whether a reconcile is due because the directory changed in a way the change log does not explain:
- * its contextCSN (which covers the whole database, user values too) moved while the log showed no
- * change of a definition. That alone cannot prove a gap, so such reconciles are spaced: at least
+ * its contextCSN (which covers the whole database, user values too) moved to a CSN that no log record
+ * named. That alone cannot prove a gap, so such reconciles are spaced: at least
  * `minGapMs` apart, and at least `costFactor` times the last one's duration, so that a directory under a
  * steady stream of value writes spends at most about 1/costFactor of its time on them.
  */
 export function suspicionDue(input: {
   contextMoved: boolean;
-  logRecords: number;
   now: number;
   lastReconcile: number;
   lastDurationMs: number;
   minGapMs: number;
   costFactor: number;
 }): boolean {
-  if (!input.contextMoved || input.logRecords > 0) return false;
+  if (!input.contextMoved) return false;
   const gap = Math.max(input.minGapMs, input.costFactor * input.lastDurationMs);
   return input.now - input.lastReconcile >= gap;
 }

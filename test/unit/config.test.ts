@@ -35,7 +35,7 @@ describe('loadConfig', () => {
       schemaOidArc: '2.25.221040513893262236960339934617374457713.3',
       maxPageSize: 200,
       indexPollMs: 250,
-      indexReconcileSec: 300,
+      indexReconcileSec: 60,
       ldapChangeLog: 'cn=changelog',
       jwtJwksUri: undefined,
       jwtJwksCacheSec: 600,
