@@ -11,8 +11,14 @@ export interface Config {
   production: boolean;
   /** Embedded directory, development signing key (DATA_DIR, default ./.data). */
   dataDir: string;
-  /** External directory, or undefined to start a private slapd under dataDir (LDAP_URL). */
+  /**
+   * External directory, or undefined to start a private slapd under dataDir (LDAP_URL). Several providers
+   * of one replicated directory may be listed, separated by spaces, in order of preference: the service
+   * uses the first that answers and moves back to an earlier one when it answers again.
+   */
   ldapUrl?: string;
+  /** How often, while on a later provider of LDAP_URL, the earlier ones are tried again (LDAP_FAILBACK_MS, default 5000). */
+  ldapFailbackMs: number;
   /** Bind DN and password for the external directory (LDAP_BIND_DN, LDAP_BIND_PASSWORD). */
   ldapBindDn: string;
   ldapBindPassword: string;
@@ -59,6 +65,12 @@ export interface Config {
    * (LDAP_CHANGELOG_DN, default cn=changelog, as the embedded directory is configured; empty: none).
    */
   ldapChangeLog: string;
+  /**
+   * How often the index is compared with the whole directory whatever happened (INDEX_RECONCILE_S, default
+   * 60; 0: only when a fault is noticed): the bound within which a change that reached the directory
+   * without reaching its change log, and without any sign the service notices, shows.
+   */
+  indexReconcileSec: number;
   /** Largest page of the list endpoint (MAX_PAGE_SIZE, default 200). */
   maxPageSize: number;
   /** JWKS of the authorization server, for signed access tokens (JWT_JWKS_URI). */
@@ -139,9 +151,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return raw === 'true' || raw === '1';
   };
 
-  const ldapUrl = text('LDAP_URL');
-  if (ldapUrl && !/^ldaps?:\/\//.test(ldapUrl))
-    throw new ConfigError(`LDAP_URL must start with ldap:// or ldaps://`);
+  const ldapUrl = text('LDAP_URL')?.split(/\s+/).join(' ');
+  const ldapUrls = ldapUrl?.split(' ') ?? [];
+  for (const url of ldapUrls) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (!/^ldaps?:\/\//.test(url) || !parsed?.hostname)
+      throw new ConfigError(
+        `LDAP_URL must be ldap:// or ldaps:// URLs with a host, separated by spaces; "${url}" is not one`,
+      );
+  }
+  if (new Set(ldapUrls.map((url) => url.split(':')[0])).size > 1)
+    throw new ConfigError('LDAP_URL must list providers of one scheme: all ldap:// or all ldaps://');
   if (ldapUrl && !text('LDAP_BIND_DN'))
     throw new ConfigError('LDAP_URL is set, so LDAP_BIND_DN must be set too');
   const baseDn = text('LDAP_BASE_DN') ?? 'o=jans';
@@ -235,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ldapConnectTimeoutMs: int('LDAP_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
     ldapOperationTimeoutMs: int('LDAP_OPERATION_TIMEOUT_MS', 5000, 100, 600_000),
     ldapMaxPending: int('LDAP_MAX_PENDING', 1000, 1, 1_000_000),
+    ldapFailbackMs: int('LDAP_FAILBACK_MS', 5000, 100, 3_600_000),
     schemaCheck: bool('SCHEMA_CHECK', true),
     personObjectClasses: (text('PERSON_OBJECT_CLASSES') ?? 'jansPerson,jansCustomPerson')
       .split(',')
@@ -247,6 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schemaOidArc,
     maxPageSize: int('MAX_PAGE_SIZE', 200, 1, 10_000),
     indexPollMs: int('INDEX_POLL_MS', 250, 50, 60_000),
+    indexReconcileSec: int('INDEX_RECONCILE_S', 60, 0, 86_400),
     ldapChangeLog: env.LDAP_CHANGELOG_DN === undefined ? 'cn=changelog' : env.LDAP_CHANGELOG_DN.trim(),
     jwtJwksUri: jwksUri,
     jwtJwksCacheSec: int('JWT_JWKS_CACHE_S', 600, 1, 86_400),

@@ -168,6 +168,11 @@ export async function startService(
     tlsCa: config.ldapTlsCaFile ? await readFile(config.ldapTlsCaFile, 'utf8') : undefined,
     startTls: config.ldapStartTls,
     observe: (operation, seconds, error) => metrics.observeLdap(operation, seconds, error),
+    failbackMs: config.ldapFailbackMs,
+    switched: (from, to) => {
+      metrics.providerSwitched();
+      log.warn({ from, to }, 'directory: connections moved to another provider');
+    },
   });
   // The directory's configuration, for schema changes: the embedded slapd's own, or a configured account.
   const configBindDn = slapd?.configDn ?? config.ldapConfigBindDn;
@@ -181,11 +186,18 @@ export async function startService(
       })
     : undefined;
   let purge: NodeJS.Timeout | undefined;
+  const index = new DefinitionIndex();
   const metrics = new Metrics({
     connectionsOpen: () => directory.connectionsOpen(),
     operationsPending: () => directory.operationsPending(),
     auditFailures: () => auditFailures.count,
     logLinesDropped,
+    provider: () => directory.urls.indexOf(directory.url),
+    conflicts: () => {
+      const counts = { name: 0, claimName: 0 };
+      for (const { kind } of index.conflicts()) counts[kind]++;
+      return counts;
+    },
   });
   let sync: IndexSync | undefined;
   try {
@@ -201,11 +213,12 @@ export async function startService(
     const verifier = new TokenVerifier(await verifierOptions(config, log));
 
     const store = new LdapAttributeStore(directory);
-    const index = new DefinitionIndex();
     sync = new IndexSync(directory, store, index, {
       pollMs: config.indexPollMs,
       changeLog: config.ldapChangeLog,
+      reconcileMs: config.indexReconcileSec * 1000,
       log,
+      reconciled: (reason, corrected, seconds) => metrics.observeReconcile(reason, corrected, seconds),
     });
     const indexed = new IndexedAttributeStore(store, index);
     const personSchema = new LdapPersonSchema(directory, {
@@ -255,8 +268,10 @@ export async function startService(
       metrics,
       document,
       log,
+      // With several providers, a failed search moves the connections to one that answers and is sent
+      // again there: ready while any provider answers.
       directoryReady: async () => {
-        await directory.run((c) => c.search(store.container, { scope: 'base', attributes: ['1.1'] }));
+        await directory.run((c) => c.search(store.container, { scope: 'base', attributes: ['1.1'] }), true);
         // A schema, once there, does not go away: only the first positive answer is asked for.
         schemaPresent ||= await directory.knowsObjectClass(DEFINITION_CLASS);
         if (!schemaPresent) throw new Error(`the directory's schema has no ${DEFINITION_CLASS} object class`);

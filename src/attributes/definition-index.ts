@@ -1,3 +1,4 @@
+import { findConflicts, type Conflict } from './conflicts.js';
 import type { StoredAttribute } from './definition.js';
 import {
   compareKeys,
@@ -34,6 +35,11 @@ export class DefinitionIndex {
   private readonly orders = new Map<string, Order>();
   private readonly results = new Map<string, StoredAttribute[]>();
   private generation = 0;
+  /**
+   * Lookup values (`field\0value`) that have had more than one holder since conflicts were last listed:
+   * the only places a conflict can be, so that listing them does not walk every definition.
+   */
+  private contested = new Set<string>();
   /** The generation of this instance's last change of each definition, while readers may overlap it. */
   private readonly touched = new Map<string, number>();
   private loading: Promise<void> | undefined;
@@ -88,6 +94,18 @@ export class DefinitionIndex {
     return { totalEntriesCount: total, entries };
   }
 
+  /** The current replication conflicts among the definitions held (see findConflicts). */
+  conflicts(): Conflict[] {
+    const involved = new Set<StoredAttribute>();
+    for (const key of this.contested) {
+      const [field, value] = key.split('\u0000') as [LookupField, string];
+      const held = this.lookups[field].get(value);
+      if (Array.isArray(held)) for (const s of held) involved.add(s);
+      else this.contested.delete(key);
+    }
+    return findConflicts(involved);
+  }
+
   /** The generation to hand back with what is read from the directory from now on. */
   mark(): number {
     return this.generation;
@@ -127,6 +145,11 @@ export class DefinitionIndex {
     return held !== undefined && held >= version;
   }
 
+  /** Each definition held: inum in lower case, and version. */
+  *versions(): IterableIterator<[string, string | undefined]> {
+    for (const [key, s] of this.byInum) yield [key, s.version];
+  }
+
   /** The greatest version held (versions are entryCSNs, which sort as text). */
   newestVersion(): string | undefined {
     let newest: string | undefined;
@@ -145,6 +168,7 @@ export class DefinitionIndex {
     const previous = this.byInum;
     this.byInum = new Map(all.map((s) => [lower(s), s]));
     this.lookups = newLookups();
+    this.contested.clear();
     for (const s of all) this.addLookups(s);
     this.orders.clear();
     this.results.clear();
@@ -194,6 +218,7 @@ export class DefinitionIndex {
       // where there are more.
       const held = this.lookups[field].get(value);
       this.lookups[field].set(value, held === undefined ? stored : [held, stored].flat());
+      if (held !== undefined) this.contested.add(`${field}\u0000${value}`);
     }
   }
 

@@ -20,6 +20,7 @@ import {
   type AttributeDefinition,
   type StoredAttribute,
 } from './definition.js';
+import { findConflicts, heldValue, type Conflict } from './conflicts.js';
 import { patchDocument } from './json-patch.js';
 import { everyDefinition, parseListQuery, type ListParams, type Page } from './query.js';
 import { sameDn, type Scope, type ScopeStore } from './scopes.js';
@@ -463,8 +464,70 @@ export class AttributeService {
     if (claim && (claimChanged || (next.status === 'active' && current.definition.status !== 'active'))) {
       await this.assertClaimFree(next, inum, claimChanged);
     }
+    await this.assertConflictResolved(current, next);
     await this.checking(current.definition, next);
     return next;
+  }
+
+  /**
+   * A definition in a replication conflict (see Conflict) may only be changed in a way that resolves one
+   * of its conflicts: renamed away, deactivated, given another claim name (or deleted). Any other write
+   * would keep the conflict, so it is refused, naming it.
+   */
+  private async assertConflictResolved(current: StoredAttribute, next: AttributeDefinition): Promise<void> {
+    const before = await this.conflictsOf(current.definition);
+    if (before.length === 0) return;
+    const after = await this.conflictsOf(next);
+    const kept = after[0];
+    if (!kept || after.length < before.length) return;
+    // The store's copy may still hold a definition deleted or renamed elsewhere a moment ago (it learns
+    // within a poll): only what the directory holds now is a conflict.
+    const confirmed = [];
+    for (const other of kept.others) {
+      const now = await this.store.get(other.definition.inum, true);
+      if (now && heldValue(kept.kind, now.definition) === kept.value.toLowerCase()) confirmed.push(now);
+    }
+    if (confirmed.length === 0) return;
+    kept.others = confirmed;
+    const others = kept.others.map((s) => s.definition.inum).join(', ');
+    throw new ConflictError(
+      `The definition is in a replication conflict over its ${kept.kind} '${kept.value}'`,
+      kept.kind === 'name'
+        ? `The definition with inum ${others} has this name too (both were written at the same time through different directory providers). Rename this one or the other, or delete one, first.`
+        : `The active definition with inum ${others} has this claim name too (both were written at the same time through different directory providers). Deactivate this one or the other, change a claim name, or delete one, first.`,
+    );
+  }
+
+  /** The conflicts a definition in this state would be in, with the other definitions of each. */
+  private async conflictsOf(
+    d: AttributeDefinition,
+  ): Promise<{ kind: Conflict['kind']; value: string; others: StoredAttribute[] }[]> {
+    const found = [];
+    const others = (all: StoredAttribute[]) => all.filter((s) => s.definition.inum !== d.inum);
+    if (d.name) {
+      const named = others(await this.store.findByName(d.name));
+      if (named.length > 0) found.push({ kind: 'name' as const, value: d.name, others: named });
+    }
+    if (heldValue('claimName', d) !== undefined && d.claimName) {
+      const { entries } = await this.store.list(
+        everyDefinition({
+          kind: 'all',
+          of: [
+            { kind: 'equals', field: 'claimName', value: d.claimName },
+            { kind: 'equals', field: 'status', value: 'active' },
+          ],
+        }),
+      );
+      const claiming = others(entries);
+      if (claiming.length > 0)
+        found.push({ kind: 'claimName' as const, value: d.claimName, others: claiming });
+    }
+    return found;
+  }
+
+  /** The current replication conflicts among the definitions. */
+  async conflicts(): Promise<Conflict[]> {
+    return findConflicts((await this.store.list(everyDefinition())).entries);
   }
 
   private async assertNameFree(name: string, ownInum: string | undefined): Promise<void> {

@@ -13,6 +13,8 @@ export type PagedResult = Schemas['PagedResult'];
 export type AuditPage = Schemas['AuditPage'];
 export type AuditEvent = Schemas['AuditEvent'];
 export type ClaimMapping = Schemas['ClaimMapping'];
+/** Definitions sharing a name or an active claim name (writes made at once through two providers). */
+export type DefinitionConflict = Schemas['DefinitionConflict'];
 export type AttributeUsage = Schemas['AttributeUsage'];
 /** An OAuth/OpenID scope; `claims` are the DNs of the definitions whose claims it releases. */
 export type Scope = Schemas['Scope'];
@@ -179,6 +181,11 @@ export class AttributesClient {
       headers: { 'If-Match': options.ifMatch },
       query: { force: options.force ? 'true' : undefined },
     });
+  }
+
+  /** `get-attributes-conflicts`: the replication conflicts among the definitions (empty when none). */
+  async conflicts(): Promise<DefinitionConflict[]> {
+    return (await this.json('GET', '/attributes/conflicts', {})).body as DefinitionConflict[];
   }
 
   /** `get-attributes-claims`: claim name → LDAP attribute for every active definition with a claim. */

@@ -14,6 +14,7 @@ export {
   type AttributeUsage,
   type AuditPage,
   type ClaimMapping,
+  type DefinitionConflict,
   type GetResult,
   type HistoryParams,
   type JansAttribute,

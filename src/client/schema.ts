@@ -99,6 +99,30 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/attributes/conflicts': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Replication conflicts among the definitions.
+     * @description With several directory providers, two writes made at the same moment through different providers
+     *     can both succeed: two definitions created (or renamed) with one name, or two active definitions
+     *     given one claim name. Both are served; each conflict is listed here (names first, by value) until
+     *     it is resolved. A write to a definition in a conflict is refused with 409 unless it resolves one
+     *     of its conflicts: rename one definition, deactivate it or change its claim name, or delete it.
+     */
+    get: operations['get-attributes-conflicts'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/attributes/{inum}/history': {
     parameters: {
       query?: never;
@@ -594,6 +618,22 @@ export interface components {
       multiValued: boolean;
       /** @description jansHideOnDiscovery. */
       hideOnDiscovery: boolean;
+    };
+    DefinitionConflict: {
+      /**
+       * @description What the definitions share: a name, or (active ones) a claim name.
+       * @enum {string}
+       */
+      kind: 'name' | 'claimName';
+      /** @description The shared name or claim name. */
+      value: string;
+      definitions: {
+        inum: string;
+        name?: string;
+        displayName?: string;
+        status?: string;
+        claimName?: string;
+      }[];
     };
     AuditEvent: {
       /** @description Unique id of the event (also in the audit log line). */
@@ -1151,6 +1191,29 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['ClaimMapping'][];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  'get-attributes-conflicts': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The current conflicts (empty when there are none). */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DefinitionConflict'][];
         };
       };
       401: components['responses']['Unauthorized'];

@@ -72,6 +72,19 @@ export function attributeHandlers(service: AttributeService, router: Router): Re
         hideOnDiscovery: d.jansHideOnDiscovery ?? false,
       }));
     },
+    'get-attributes-conflicts': async (_request, ctx) => {
+      ctx.body = (await service.conflicts()).map((c) => ({
+        kind: c.kind,
+        value: c.value,
+        definitions: c.definitions.map(({ definition: d }) => ({
+          inum: d.inum,
+          ...(d.name ? { name: d.name } : {}),
+          ...(d.displayName ? { displayName: d.displayName } : {}),
+          ...(d.status ? { status: d.status } : {}),
+          ...(d.claimName ? { claimName: d.claimName } : {}),
+        })),
+      }));
+    },
     'get-attributes-usage-by-inum': async ({ params }, ctx) => {
       const { definition, scopes } = await service.usage(String(params.inum));
       ctx.body = { inum: definition.definition.inum, name: definition.definition.name, scopes };

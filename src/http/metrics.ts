@@ -35,11 +35,39 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly reconciles = new Counter({
+    name: 'definition_index_reconciles_total',
+    help: 'Comparisons of the in-memory index with the whole directory, by reason (recovered, reconnected, failover, unexplained, log-missing, periodic)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  private readonly reconciled = new Counter({
+    name: 'definition_index_reconciled_definitions_total',
+    help: 'Definitions a reconcile found the index holding wrongly (the change log had not named their change), by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  private readonly reconcileSeconds = new Histogram({
+    name: 'definition_index_reconcile_duration_seconds',
+    help: 'Duration of a reconcile of the index with the whole directory',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private readonly switches = new Counter({
+    name: 'ldap_provider_switches_total',
+    help: 'Moves of the connections to another provider of LDAP_URL',
+    registers: [this.registry],
+  });
+
   constructor(sources: {
     connectionsOpen: () => number;
     operationsPending: () => number;
     auditFailures: () => number;
     logLinesDropped: () => number;
+    /** Position in LDAP_URL of the provider in use (0: the first). */
+    provider: () => number;
+    /** Current replication conflicts among the definitions, by kind. */
+    conflicts: () => Record<'name' | 'claimName', number>;
   }) {
     collectDefaultMetrics({ register: this.registry });
     /** A value read when metrics are collected. */
@@ -59,6 +87,20 @@ export class Metrics {
       sources.operationsPending,
     );
     gauge(
+      'ldap_provider_index',
+      'Position in LDAP_URL of the provider in use (0: the first, preferred one)',
+      sources.provider,
+    );
+    new Gauge({
+      name: 'definition_conflicts',
+      help: 'Replication conflicts among the definitions: names held by several definitions, claim names released by several active ones',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      collect() {
+        for (const [kind, count] of Object.entries(sources.conflicts())) this.set({ kind }, count);
+      },
+    });
+    gauge(
       'audit_events_not_stored',
       'Audit events that could not be written to the directory since start',
       sources.auditFailures,
@@ -72,6 +114,18 @@ export class Metrics {
         this.inc(sources.logLinesDropped());
       },
     });
+  }
+
+  /** Counts a reconcile of the index with the directory. */
+  observeReconcile(reason: string, corrected: number, seconds: number): void {
+    this.reconciles.inc({ reason });
+    if (corrected > 0) this.reconciled.inc({ reason }, corrected);
+    this.reconcileSeconds.observe(seconds);
+  }
+
+  /** Counts a move of the connections to another provider. */
+  providerSwitched(): void {
+    this.switches.inc();
   }
 
   /** Times a directory operation; outcome is `ok` or the error's class name. */

@@ -201,6 +201,36 @@ export class LdapAttributeStore implements AttributeStore {
     });
   }
 
+  /**
+   * The inum (lower case) and entryCSN ('' where the directory keeps none) of every definition: what a
+   * reconcile compares with the index. One paged search that returns no user attribute (the DN gives the
+   * inum), so it costs the directory a walk of its objectClass index and little else.
+   */
+  async versions(): Promise<Map<string, string>> {
+    return this.directory
+      .paged(async (c) => {
+        const all = new Map<string, string>();
+        const pages = await c.searchPaginated(this.container, {
+          scope: 'one',
+          filter: IS_DEFINITION,
+          attributes: ['entryCSN'],
+          paged: { pageSize: 1000 },
+        });
+        for await (const page of pages) {
+          for (const entry of page.searchEntries) {
+            const inum = inumOf(entry.dn);
+            if (inum !== undefined) all.set(inum.toLowerCase(), valuesOf(entry.entryCSN)[0] ?? '');
+          }
+        }
+        return all;
+      })
+      .catch((error: unknown) => {
+        // No container: no definitions.
+        if (error instanceof NoSuchObjectError) return new Map<string, string>();
+        throw error;
+      });
+  }
+
   /** Every definition whose entryCSN is at least `csn` (all of them when it is empty). */
   async changedSince(csn: string): Promise<StoredAttribute[]> {
     if (!csn) return this.readAll();
@@ -325,6 +355,24 @@ export class LdapAttributeStore implements AttributeStore {
     );
     return searchEntries.map(fromEntry);
   }
+}
+
+/** The inum in `inum=<value>,ou=attributes,...`, with DN escapes undone. */
+export function inumOf(dn: string): string | undefined {
+  const value = /^inum=((?:[^,+\\]|\\.)+),/i.exec(dn)?.[1];
+  if (value === undefined) return undefined;
+  const bytes: number[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const hex = value[i] === '\\' ? /^[0-9a-f]{2}/i.exec(value.slice(i + 1))?.[0] : undefined;
+    if (hex) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      if (value[i] === '\\') i++;
+      bytes.push(...Buffer.from(value[i] ?? '', 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 function sameValues(a: string[], b: string[]): boolean {

@@ -1,17 +1,40 @@
-import { GreaterThanEqualsFilter, type Entry } from 'ldapts';
+import { GreaterThanEqualsFilter, NoSuchObjectError, type Entry } from 'ldapts';
+import type { Conflict } from '../attributes/conflicts.js';
 import type { DefinitionIndex } from '../attributes/definition-index.js';
 import { DirectoryUnavailableError } from '../errors.js';
-import type { LdapAttributeStore } from './attribute-store.js';
+import { inumOf, type LdapAttributeStore } from './attribute-store.js';
 import type { Directory } from './directory.js';
+import { reconcileDiff, suspicionDue, toReread } from './reconcile.js';
 
 export interface IndexSyncOptions {
   /** How often to ask the directory what changed. */
   pollMs: number;
   /** Base of the accesslog database that records writes under ou=attributes (empty: none). */
   changeLog: string;
-  /** Told about loads, fallbacks and failures. */
+  /**
+   * How often the whole index is compared with the directory whatever happened (0: never): the bound
+   * within which a change that reached the directory without reaching its change log, and without any
+   * other sign, shows.
+   */
+  reconcileMs: number;
+  /** Told about loads, fallbacks, failures and reconciles. */
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Told about each reconcile: why, how many definitions it corrected, how long it took. */
+  reconciled?: (reason: ReconcileReason, corrected: number, seconds: number) => void;
 }
+
+/** Why the index was compared with the whole directory. */
+export type ReconcileReason =
+  'recovered' | 'reconnected' | 'failover' | 'unexplained' | 'log-missing' | 'periodic';
+
+/** How often, in log mode, contextCSN is read to see whether the directory changed beyond what the log says. */
+const CONTEXT_CHECK_MS = 1000;
+/** Reconciles on suspicion alone are at least this far apart ... */
+const SUSPICION_MIN_GAP_MS = 10_000;
+/** ... and at least this many times the last reconcile's duration. */
+const SUSPICION_COST_FACTOR = 20;
+/** Beyond this share of the definitions to read again, a reconcile reads everything instead. */
+const RELOAD_SHARE = 0.1;
 
 /** Without a change log: how often the whole directory is read again when it cannot say what changed. */
 const FALLBACK_RELOAD_MS = 30_000;
@@ -39,24 +62,6 @@ function fromMs(ms: number): string {
 const text = (value: Entry[string] | undefined): string[] =>
   (Array.isArray(value) ? value : value === undefined ? [] : [value]).map(String);
 
-/** The inum in `inum=<value>,ou=attributes,...`, with DN escapes undone. */
-function inumOf(dn: string): string | undefined {
-  const value = /^inum=((?:[^,+\\]|\\.)+),/i.exec(dn)?.[1];
-  if (value === undefined) return undefined;
-  const bytes: number[] = [];
-  for (let i = 0; i < value.length; i++) {
-    const hex = value[i] === '\\' ? /^[0-9a-f]{2}/i.exec(value.slice(i + 1))?.[0] : undefined;
-    if (hex) {
-      bytes.push(parseInt(hex, 16));
-      i += 2;
-    } else {
-      if (value[i] === '\\') i++;
-      bytes.push(...Buffer.from(value[i] ?? '', 'utf8'));
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
 /**
  * Loads every definition into the index and keeps it coherent with changes made behind this instance's
  * back (ldapmodify, other instances, replication), by polling.
@@ -71,6 +76,15 @@ function inumOf(dn: string): string | undefined {
  *
  * When the directory is unreachable, the index keeps serving what it holds, and catches up when the
  * directory is back: from the log, or by reading everything again after a long gap.
+ *
+ * A change log does not name every change: syncrepl may apply changes without logging them (while it
+ * refreshes after a replication session broke), a provider may be restored from a backup, the log may be
+ * purged or removed, and after a failover the log is another provider's. So the index is also compared
+ * with the directory as a whole (a reconcile: one paged search for every definition's entryCSN, then the
+ * ones that differ read again): when the directory is reachable again after a failure, when a connection
+ * to it was found closed (a provider restart this instance did not otherwise notice), after a failover,
+ * when the log is gone, when contextCSN moved while the log named no change (spaced, as user value
+ * writes move it too), and every `reconcileMs` whatever happened.
  */
 export class IndexSync {
   private timer: NodeJS.Timeout | undefined;
@@ -85,6 +99,21 @@ export class IndexSync {
   private lastLoad = 0;
   private lastSuccess = 0;
   private failing = false;
+  /** Why a reconcile is due at the next cycle, if one is. */
+  private due: ReconcileReason | undefined;
+  private lastReconcile = Date.now();
+  private lastReconcileMs = 0;
+  /** contextCSN moved beyond what the log named, since the last reconcile. */
+  private suspect = false;
+  private contextCheckedAt = 0;
+  /** The newest CSN of each server (by server id) that a log record named. */
+  private logged = new Map<string, string>();
+  /** contextCSN values (by server id) that moved at the last check: the log must name them by the next. */
+  private unexplained = new Map<string, string>();
+  private providerSwitches = 0;
+  private connectionsLost = 0;
+  /** The conflicts last reported, by kind and value. */
+  private conflicts = new Set<string>();
 
   constructor(
     private readonly directory: Directory,
@@ -120,15 +149,45 @@ export class IndexSync {
         const load = this.load();
         if (!this.index.loaded) this.index.loadingWith(load);
         await load;
-      } else if (this.mode === 'log') await this.pollLog();
-      else if (Date.now() - this.lastLoad > FALLBACK_RELOAD_MS) await this.load();
-      else if (this.mode === 'contextCSN') await this.pollContextCSN();
+      } else {
+        if (this.failing) this.due ??= 'recovered';
+        if (this.directory.providerSwitches !== this.providerSwitches) this.due ??= 'failover';
+        if (this.directory.connectionsLost !== this.connectionsLost) this.due ??= 'reconnected';
+        if (this.mode === 'log') await this.pollLog();
+        else if (Date.now() - this.lastLoad > FALLBACK_RELOAD_MS) await this.load();
+        else if (this.mode === 'contextCSN') await this.pollContextCSN();
+        if (this.mode === 'log') await this.checkContext();
+        const reason = this.reconcileReason();
+        if (reason) await this.reconcile(reason);
+      }
       this.lastSuccess = Date.now();
       if (this.failing) this.options.log?.info({}, 'definition index: directory reachable again');
       this.failing = false;
+      this.reportConflicts();
     } catch (error) {
       this.failed(error);
     }
+  }
+
+  /** Logs each replication conflict when it appears and when it is resolved. */
+  private reportConflicts(): void {
+    const now = new Map<string, Conflict>(
+      this.index.conflicts().map((c) => [`${c.kind}\u0000${c.value.toLowerCase()}`, c] as const),
+    );
+    for (const [key, c] of now) {
+      if (this.conflicts.has(key)) continue;
+      this.options.log?.warn(
+        { kind: c.kind, value: c.value, inums: c.definitions.map((s) => s.definition.inum) },
+        c.kind === 'name'
+          ? 'replication conflict: definitions created or renamed at the same time through different providers share a name; rename or delete all but one'
+          : 'replication conflict: active definitions changed at the same time through different providers share a claim name; deactivate one or change its claim name',
+      );
+    }
+    for (const key of this.conflicts) {
+      if (!now.has(key))
+        this.options.log?.info({ conflict: key.replace('\u0000', ' ') }, 'replication conflict resolved');
+    }
+    this.conflicts = new Set(now.keys());
   }
 
   private failed(error: unknown): void {
@@ -149,6 +208,12 @@ export class IndexSync {
     this.index.settle(since);
     this.lastLoad = Date.now();
     this.lastSuccess = Date.now();
+    // A load is a reconcile too.
+    this.lastReconcile = Date.now();
+    this.due = undefined;
+    this.suspect = false;
+    this.providerSwitches = this.directory.providerSwitches;
+    this.connectionsLost = this.directory.connectionsLost;
     this.position = position;
     this.overlap = true;
     const mode = (await this.hasChangeLog()) ? 'log' : this.contextCSN ? 'contextCSN' : 'reload';
@@ -209,7 +274,13 @@ export class IndexSync {
     // The overlap is listed (names and times only) on every poll; the content of a record is read once,
     // when it is new: under a steady stream of writes, reading every record of the overlap in full on
     // every poll cost more than the writes themselves.
-    const { searchEntries: listed } = await this.searchLog(from, ['reqEnd']);
+    let listed: Entry[];
+    try {
+      ({ searchEntries: listed } = await this.searchLog(from, ['reqEnd']));
+    } catch (error) {
+      if (!(error instanceof NoSuchObjectError)) throw error;
+      return this.logMissing();
+    }
     const fresh = await this.readFresh(listed.filter((e) => !this.seen.has(e.dn)));
     const unread = new Set(fresh.missing);
     this.seen = new Set(listed.map((e) => e.dn).filter((dn) => !unread.has(dn)));
@@ -220,6 +291,11 @@ export class IndexSync {
     // Keep reading an overlap while records come in; once a poll finds nothing new, the last ones are
     // long committed.
     this.overlap = fresh.records.length > 0 || fresh.missing.length > 0;
+    for (const record of fresh.records) {
+      const csn = text(record.entryCSN)[0];
+      const sid = csn?.split('#')[2];
+      if (csn && sid && csn > (this.logged.get(sid) ?? '')) this.logged.set(sid, csn);
+    }
     const stale = new Set<string>();
     // A shared log (cn=accesslog of a Janssen directory) records people and other entries too.
     const under = `,${this.store.container.toLowerCase()}`;
@@ -240,6 +316,90 @@ export class IndexSync {
     this.index.settle(since);
   }
 
+  /** The change log has gone (removed, or a provider without one after a failover): contextCSN from now on. */
+  private logMissing(): void {
+    this.mode = this.contextCSN ? 'contextCSN' : 'reload';
+    this.due ??= 'log-missing';
+    this.options.log?.warn(
+      { changeLog: this.options.changeLog, mode: this.mode },
+      'definition index: the change log is gone; reconciling with the directory, and following it without the log from now on',
+    );
+  }
+
+  /**
+   * Reads contextCSN (at most every CONTEXT_CHECK_MS). It holds, per server id, the CSN of the newest
+   * change the database holds from that server, and a log record carries the CSN of its change: a value
+   * that moved and that no record has named by the next check (time enough for the polls to read it)
+   * is a change the log did not name, or a user value write (which moves contextCSN too).
+   */
+  private async checkContext(): Promise<void> {
+    if (Date.now() - this.contextCheckedAt < CONTEXT_CHECK_MS) return;
+    this.contextCheckedAt = Date.now();
+    const contextCSN = await this.readContextCSN();
+    for (const [sid, csn] of this.unexplained) if ((this.logged.get(sid) ?? '') < csn) this.suspect = true;
+    const before = new Map(this.contextCSN.split(' ').map((csn) => [csn.split('#')[2] ?? '', csn]));
+    this.unexplained = new Map();
+    for (const csn of contextCSN.split(' ').filter(Boolean)) {
+      const sid = csn.split('#')[2] ?? '';
+      if (this.contextCSN && before.get(sid) !== csn) this.unexplained.set(sid, csn);
+    }
+    this.contextCSN = contextCSN;
+  }
+
+  private reconcileReason(): ReconcileReason | undefined {
+    if (this.due) return this.due;
+    const now = Date.now();
+    if (this.options.reconcileMs > 0 && now - this.lastReconcile >= this.options.reconcileMs)
+      return 'periodic';
+    const unexplained = suspicionDue({
+      contextMoved: this.suspect,
+      now,
+      lastReconcile: this.lastReconcile,
+      lastDurationMs: this.lastReconcileMs,
+      minGapMs: SUSPICION_MIN_GAP_MS,
+      costFactor: SUSPICION_COST_FACTOR,
+    });
+    return unexplained ? 'unexplained' : undefined;
+  }
+
+  /**
+   * Compares every definition's entryCSN in the directory with the index, and reads again the ones that
+   * differ (all of them, with one paged read, when many do).
+   */
+  private async reconcile(reason: ReconcileReason): Promise<void> {
+    const started = performance.now();
+    this.suspect = false;
+    const switches = this.directory.providerSwitches;
+    const lost = this.directory.connectionsLost;
+    const since = this.index.mark();
+    const versions = await this.store.versions();
+    const diff = reconcileDiff(this.index.versions(), versions);
+    const reread = toReread(diff);
+    if (reread.length > Math.max(READ_BATCH, versions.size * RELOAD_SHARE)) await this.load();
+    else if (reread.length > 0) await this.reread(reread, since);
+    this.index.settle(since);
+    this.due = undefined;
+    this.providerSwitches = switches;
+    this.connectionsLost = lost;
+    this.lastReconcile = Date.now();
+    this.lastReconcileMs = performance.now() - started;
+    const facts = {
+      reason,
+      definitions: versions.size,
+      missing: diff.missing.length,
+      changed: diff.changed.length,
+      added: diff.added.length,
+      ms: Math.round(this.lastReconcileMs),
+    };
+    if (reread.length > 0)
+      this.options.log?.warn(
+        facts,
+        'definition index: reconciled with the directory, which had changes the change log did not name',
+      );
+    else this.options.log?.info(facts, 'definition index: reconciled with the directory, nothing to correct');
+    this.options.reconciled?.(reason, reread.length, this.lastReconcileMs / 1000);
+  }
+
   private searchLog(from: string, attributes: string[]) {
     return this.directory.run((c) =>
       c.search(this.options.changeLog, {
@@ -258,7 +418,13 @@ export class IndexSync {
     if (listed.length === 0) return { records: [], missing: [] };
     const earliest = listed.map((e) => text(e.reqEnd)[0] ?? '').sort()[0] ?? '';
     const wanted = new Set(listed.map((e) => e.dn));
-    const { searchEntries } = await this.searchLog(earliest, ['reqType', 'reqDN', 'reqEnd', 'reqMod']);
+    const { searchEntries } = await this.searchLog(earliest, [
+      'reqType',
+      'reqDN',
+      'reqEnd',
+      'reqMod',
+      'entryCSN',
+    ]);
     const records = searchEntries.filter((e) => wanted.has(e.dn));
     const found = new Set(records.map((e) => e.dn));
     return { records, missing: [...wanted].filter((dn) => !found.has(dn)) };

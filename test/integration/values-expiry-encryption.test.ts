@@ -2,8 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { eventually } from '../eventually.js';
 import { call, rawEntry, startTestApp, startTestDirectory, type TestApp } from './harness.js';
-import { VALUE_SCOPE, eventually, newUser } from './values-fixtures.js';
+import { VALUE_SCOPE, newUser } from './values-fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const key = () => randomBytes(32).toString('base64');
@@ -59,8 +60,10 @@ describe('value expiry and encryption at rest', () => {
       expect(meta.body.metadata.expiresAt).to.equal('2099-01-01T00:00:00.000Z');
 
       await eventually(
-        async () => (await call(app, 'GET', `${base}/nickname`, { token })).status === 404,
         'the value has expired',
+        async () => (await call(app, 'GET', `${base}/nickname`, { token })).status === 404,
+        Boolean,
+        20_000,
       );
       expect((await call(app, 'GET', `${base}/nickname/exists`, { token })).body.exists).to.equal(false);
       expect((await call(app, 'GET', base, { token })).body.names).to.not.include('nickname');
@@ -70,8 +73,10 @@ describe('value expiry and encryption at rest', () => {
       });
       expect(create.status, 'an expired value does not block create').to.equal(201);
       await eventually(
-        async () => (await rawEntry(directory.slapd, dnOf(inum))).nickname === undefined,
         'the purge has removed the value from the directory',
+        async () => (await rawEntry(directory.slapd, dnOf(inum))).nickname === undefined,
+        Boolean,
+        20_000,
       );
       const raw = await rawEntry(directory.slapd, dnOf(inum));
       expect(raw.middleName).to.deep.equal(['lasting']);
@@ -92,8 +97,10 @@ describe('value expiry and encryption at rest', () => {
 
       const second = await start();
       await eventually(
-        async () => (await rawEntry(directory.slapd, dnOf(inum))).nickname === undefined,
         'the restarted service has purged the value',
+        async () => (await rawEntry(directory.slapd, dnOf(inum))).nickname === undefined,
+        Boolean,
+        20_000,
       );
       expect((await call(second, 'GET', `${base}/nickname`, { token: admin(second) })).status).to.equal(404);
       await stop(second);

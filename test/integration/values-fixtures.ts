@@ -67,16 +67,3 @@ export async function newDefinition(app: TestApp, name: string, fields: Record<s
   if (reply.status !== 201) throw new Error(`definition not created: ${JSON.stringify(reply.body)}`);
   return reply.body as { inum: string; name: string };
 }
-
-/** Polls `check` until it holds (an event this test cannot subscribe to, such as an expiry). */
-export async function eventually(
-  check: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((done) => setTimeout(done, 100));
-  }
-}

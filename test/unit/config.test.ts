@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       ldapConnectTimeoutMs: 3000,
       ldapOperationTimeoutMs: 5000,
       ldapMaxPending: 1000,
+      ldapFailbackMs: 5000,
       schemaCheck: true,
       personObjectClasses: ['jansPerson', 'jansCustomPerson'],
       schemaExtension: true,
@@ -34,6 +35,7 @@ describe('loadConfig', () => {
       schemaOidArc: '2.25.221040513893262236960339934617374457713.3',
       maxPageSize: 200,
       indexPollMs: 250,
+      indexReconcileSec: 60,
       ldapChangeLog: 'cn=changelog',
       jwtJwksUri: undefined,
       jwtJwksCacheSec: 600,
@@ -123,6 +125,19 @@ describe('loadConfig', () => {
 
   it('refuses an LDAP_URL that is not ldap:// or ldaps://', () => {
     expect(problem({ LDAP_URL: 'http://ldap.example', LDAP_BIND_DN: 'cn=admin' })).to.contain('ldap://');
+  });
+
+  it('takes several providers in LDAP_URL, separated by any white space, all of one scheme', () => {
+    const bind = { LDAP_BIND_DN: 'cn=admin,o=jans' };
+    expect(loadConfig({ ...bind, LDAP_URL: ' ldap://a:1389 \t ldap://b:1389\n' }).ldapUrl).to.equal(
+      'ldap://a:1389 ldap://b:1389',
+    );
+    expect(problem({ ...bind, LDAP_URL: 'ldap://a:1389,ldap://b:1389' })).to.contain('separated by spaces');
+    expect(problem({ ...bind, LDAP_URL: 'ldap://a:1389 b:1389' })).to.contain('"b:1389"');
+    expect(problem({ ...bind, LDAP_URL: 'ldap://a:1389 ldaps://b:1636' })).to.contain('one scheme');
+    expect(problem({ ...bind, LDAP_URL: 'ldaps://a:1636 ldaps://b:1636', LDAP_STARTTLS: 'true' })).to.contain(
+      'LDAP_STARTTLS',
+    );
   });
 
   it('refuses LDAP_URL without LDAP_BIND_DN', () => {
