@@ -229,11 +229,16 @@ export async function startService(
       allowChanges: config.schemaExtension,
     });
     const scopes = new LdapScopeStore(directory);
+    // The document is the contract: the router validates requests by it, and the services hold patched
+    // definitions and scopes to it.
+    const document = loadOpenApiDocument();
+    const router = await createRouter(document);
     const service = new AttributeService(indexed, personSchema, scopes, {
+      patchedShape: router.bodyCheck('put-attributes'),
       maxPageSize: config.maxPageSize,
       schemaCheck: config.schemaCheck,
     });
-    const scopeService = new ScopeService(scopes, indexed);
+    const scopeService = new ScopeService(scopes, indexed, router.schemaCheck('Scope'));
     const values = createValueService(directory, indexed, config);
     service.observe(values.observer());
     purge = setInterval(() => {
@@ -243,14 +248,12 @@ export async function startService(
     }, config.valuePurgeIntervalSec * 1000);
     purge.unref();
 
-    const document = loadOpenApiDocument();
     let schemaPresent = false;
     const audit = new LdapAuditStore(directory, () =>
       log.warn(
         'the directory keeps one audit record per entry (schema of an earlier version): audit events are written one by one',
       ),
     );
-    const router = await createRouter(document);
     const api = createApi({
       router,
       service,

@@ -50,3 +50,10 @@ export function patchDocument(
   }
   return patched;
 }
+
+/**
+ * Holds a patched document to the API's contract for a whole one (a definition to a PUT body's, a scope
+ * to the Scope schema); throws a BadRequestError naming the problem. The HTTP layer compiles it from
+ * the OpenAPI document and gives it to the service once, at construction.
+ */
+export type ShapeCheck = (document: unknown) => void;

@@ -1,8 +1,7 @@
 import type { Operation } from 'fast-json-patch';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { untilWritten } from './change-cycle.js';
-import { patchDocument } from './json-patch.js';
-import type { ShapeCheck } from './service.js';
+import { patchDocument, type ShapeCheck } from './json-patch.js';
 import type { AttributeStore } from './store.js';
 
 /** An OAuth/OpenID scope in Janssen's wire format; `claims` are DNs of attribute definitions. */
@@ -49,6 +48,8 @@ export class ScopeService {
   constructor(
     private readonly scopes: ScopeStore,
     private readonly attributes: AttributeStore,
+    /** Holds a patched scope to the API's Scope schema. */
+    private readonly patchedShape: ShapeCheck,
   ) {}
 
   async list(): Promise<Scope[]> {
@@ -63,31 +64,26 @@ export class ScopeService {
 
   /**
    * Applies an RFC 6902 patch to a scope. Every claim must name an existing attribute definition, so a
-   * scope never points at a DN that does not exist. `checkShape` holds the result to the API's Scope
-   * schema. Concurrent changes are re-applied, never lost. Gives the scope as it was and as it is now.
+   * scope never points at a DN that does not exist, and the result is held to the API's Scope schema. Concurrent changes are re-applied, never lost. Gives the scope as it was and as it is now.
    */
-  async patch(
-    inum: string,
-    operations: Operation[],
-    checkShape: ShapeCheck,
-  ): Promise<{ before: Scope; after: Scope }> {
+  async patch(inum: string, operations: Operation[]): Promise<{ before: Scope; after: Scope }> {
     return untilWritten(async () => {
       const current = await this.scopes.get(inum);
       if (!current) throw new NotFoundError('scope');
-      const next = this.applyPatch(current.scope, operations, checkShape);
+      const next = this.applyPatch(current.scope, operations);
       await this.assertClaimsExist(next.claims);
       await this.scopes.replace(current, next);
       return { before: current.scope, after: next };
     });
   }
 
-  private applyPatch(scope: Scope, operations: Operation[], checkShape: ShapeCheck): Scope {
+  private applyPatch(scope: Scope, operations: Operation[]): Scope {
     const patched = patchDocument(
       { ...scope },
       operations,
       (field) => !(EDITABLE as readonly string[]).includes(field),
     );
-    checkShape(patched);
+    this.patchedShape(patched);
     const next = patched as unknown as Scope;
     return {
       ...next,

@@ -21,10 +21,10 @@ import {
   type StoredAttribute,
 } from './definition.js';
 import { findConflicts, heldValue, type Conflict } from './conflicts.js';
-import { patchDocument } from './json-patch.js';
+import { patchDocument, type ShapeCheck } from './json-patch.js';
 import { everyDefinition, parseListQuery, type ListParams, type Page } from './query.js';
 import { sameDn, type Scope, type ScopeStore } from './scopes.js';
-import { Turns } from './change-cycle.js';
+import { MAX_ATTEMPTS, Turns, untilWritten } from './change-cycle.js';
 import type { AttributeStore, PersonSchema } from './store.js';
 
 export interface ServiceOptions {
@@ -32,6 +32,8 @@ export interface ServiceOptions {
   maxPageSize: number;
   /** Refuse names that person entries cannot carry in the directory schema. */
   schemaCheck: boolean;
+  /** Holds a patched definition to the contract of a PUT body. */
+  patchedShape: ShapeCheck;
 }
 
 /** What a change did: the definition before it and after it (absent when there was none). */
@@ -73,15 +75,9 @@ export interface ChangeObserver {
   changed?(change: Change): Promise<void>;
 }
 
-/** Checks a request body's shape against the API contract; throws BadRequestError naming the problem. */
-export type ShapeCheck = (body: unknown) => void;
-
 /** Fields a patch may not touch: identity, and flags that are derived from editType/viewType. */
 const FIXED_ON_PATCH = new Set(['inum', 'dn', 'baseDn']);
 const DERIVED_ON_PATCH = new Set(Object.keys(DERIVED_FLAGS));
-
-/** How often a change is re-applied when another writer got there between its read and its write. */
-const MAX_ATTEMPTS = 10;
 
 /**
  * The registry's rules, independent of HTTP and of the directory.
@@ -176,14 +172,9 @@ export class AttributeService {
 
   /**
    * Applies an RFC 6902 patch to the definition's JSON form, then stores the result as if it had been
-   * PUT: `checkShape` holds it to the same contract as a PUT body.
+   * PUT: it is held to the same contract as a PUT body (`patchedShape`).
    */
-  async patch(
-    inum: string,
-    operations: Operation[],
-    checkShape: ShapeCheck,
-    ifMatch?: string,
-  ): Promise<Update> {
+  async patch(inum: string, operations: Operation[], ifMatch?: string): Promise<Update> {
     for (const [index, op] of operations.entries()) {
       const field = op.path.split('/')[1] ?? '';
       if (DERIVED_ON_PATCH.has(field)) {
@@ -196,26 +187,26 @@ export class AttributeService {
     if (ifMatch !== undefined) {
       return this.changed(
         await this.change(inum, ifMatch, async (before) =>
-          this.withWarnings(before, await this.applyPatch(before, operations, checkShape)),
+          this.withWarnings(before, await this.applyPatch(before, operations)),
         ),
       );
     }
-    return this.changed(await this.patchTogether(inum, { operations, checkShape }));
+    return this.changed(await this.patchTogether(inum, operations));
   }
 
   /**
    * Queues a patch for the definition's next turn, shared with every patch that arrives before that turn
    * starts (a group commit: under contention one directory write per turn, not one per patch).
    */
-  private patchTogether(inum: string, patch: Patch): Promise<Update> {
+  private patchTogether(inum: string, operations: Operation[]): Promise<Update> {
     const key = inum.toLowerCase();
     return new Promise((resolve, reject) => {
       const waiting = this.waitingPatches.get(key);
       if (waiting) {
-        waiting.push({ ...patch, resolve, reject });
+        waiting.push({ operations, resolve, reject });
         return;
       }
-      const group: PendingPatch[] = [{ ...patch, resolve, reject }];
+      const group: PendingPatch[] = [{ operations, resolve, reject }];
       this.waitingPatches.set(key, group);
       void this.turns.run(key, async () => {
         this.waitingPatches.delete(key);
@@ -230,7 +221,7 @@ export class AttributeService {
       try {
         p.resolve(
           await this.attempts(inum, undefined, async (before) =>
-            this.withWarnings(before, await this.applyPatch(before, p.operations, p.checkShape)),
+            this.withWarnings(before, await this.applyPatch(before, p.operations)),
           ),
         );
       } catch (error) {
@@ -239,8 +230,8 @@ export class AttributeService {
     };
     if (group.length === 1) return alone(group[0] as PendingPatch);
     let pending = group;
-    for (let attempt = 0; ; attempt++) {
-      const current = await this.store.get(inum, attempt > 0);
+    await untilWritten(async (attempt) => {
+      const current = await this.store.get(inum, attempt > 1);
       if (!current) throw new NotFoundError();
       // Each patch meets what the ones before it produced; one that is refused is answered at once and
       // leaves the state as it was.
@@ -249,7 +240,7 @@ export class AttributeService {
       for (const patch of pending) {
         try {
           const patched = patchDocument(toWire(state), patch.operations, (f) => FIXED_ON_PATCH.has(f));
-          patch.checkShape(patched);
+          this.options.patchedShape(patched);
           const after = { dn: state.dn, definition: await this.prepare(state, patched) };
           applied.push({ patch, before: state, after });
           state = after;
@@ -265,8 +256,7 @@ export class AttributeService {
       } catch (error) {
         if (error instanceof ConcurrentChangeError && attempt < MAX_ATTEMPTS) {
           pending = applied.map((a) => a.patch);
-          await backOff(attempt + 1);
-          continue;
+          throw error;
         }
         // A refusal of the combined change cannot be pinned on one patch: each gets a write of its own.
         if (!(error instanceof AppError) || error.status >= 500) throw error;
@@ -279,8 +269,7 @@ export class AttributeService {
           patch.reject,
         );
       }
-      return;
-    }
+    });
   }
 
   /**
@@ -351,46 +340,41 @@ export class AttributeService {
     return this.turns.run(inum.toLowerCase(), () => this.attempts(inum, ifMatch, apply));
   }
 
-  /** The read-apply-write cycle of `change`, within the definition's turn. */
-  private async attempts<T>(
+  /**
+   * The read-apply-write cycle of `change`, within the definition's turn. The first attempt works on the
+   * store's copy: the write is conditional on the version read, so a stale copy costs an attempt on the
+   * directory's current state, never a lost change.
+   */
+  private attempts<T>(
     inum: string,
     ifMatch: string | undefined,
     apply: (current: StoredAttribute) => Promise<T>,
   ): Promise<T> {
-    {
-      // Attempt 0 works on the store's copy: the write is conditional on the version read, so a stale copy
-      // costs an attempt on the directory's current state, never a lost change.
-      for (let attempt = 0; ; attempt++) {
-        let current = await this.store.get(inum, attempt > 0);
-        if (attempt === 0 && (!current || (ifMatch !== undefined && !tagMatches(ifMatch, current)))) {
-          current = await this.store.get(inum, true);
-        }
-        if (!current) throw new NotFoundError();
-        if (ifMatch !== undefined && !tagMatches(ifMatch, current)) {
-          throw new PreconditionFailedError(entityTag(current));
-        }
-        try {
-          return await apply(current);
-        } catch (error) {
-          if (!(error instanceof ConcurrentChangeError)) throw error;
-          if (ifMatch !== undefined) {
-            const fresh = await this.store.get(inum, true);
-            throw new PreconditionFailedError(fresh && entityTag(fresh));
-          }
-          if (attempt >= MAX_ATTEMPTS) throw error;
-          await backOff(attempt);
-        }
+    return untilWritten(async (attempt) => {
+      let current = await this.store.get(inum, attempt > 1);
+      if (attempt === 1 && (!current || (ifMatch !== undefined && !tagMatches(ifMatch, current)))) {
+        current = await this.store.get(inum, true);
       }
-    }
+      if (!current) throw new NotFoundError();
+      if (ifMatch !== undefined && !tagMatches(ifMatch, current)) {
+        throw new PreconditionFailedError(entityTag(current));
+      }
+      try {
+        return await apply(current);
+      } catch (error) {
+        // With If-Match, a write that lost its race is answered 412 with the tag that won, not tried again.
+        if (error instanceof ConcurrentChangeError && ifMatch !== undefined) {
+          const fresh = await this.store.get(inum, true);
+          throw new PreconditionFailedError(fresh && entityTag(fresh));
+        }
+        throw error;
+      }
+    });
   }
 
-  private async applyPatch(
-    current: StoredAttribute,
-    operations: Operation[],
-    checkShape: ShapeCheck,
-  ): Promise<StoredAttribute> {
+  private async applyPatch(current: StoredAttribute, operations: Operation[]): Promise<StoredAttribute> {
     const patched = patchDocument(toWire(current), operations, (field) => FIXED_ON_PATCH.has(field));
-    checkShape(patched);
+    this.options.patchedShape(patched);
     return this.write(current, patched);
   }
 
@@ -610,17 +594,8 @@ export class AttributeService {
   }
 }
 
-/** Writers in step would keep meeting each other: waits a random moment that grows per attempt. */
-function backOff(attempt: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, Math.random() * attempt * 4));
-}
-
-interface Patch {
+interface PendingPatch {
   operations: Operation[];
-  checkShape: ShapeCheck;
-}
-
-interface PendingPatch extends Patch {
   resolve: (change: Update) => void;
   reject: (error: unknown) => void;
 }

@@ -55,7 +55,7 @@ export function createApi({
 }: ApiDependencies): Api {
   const handlers: Record<string, Handler> = {
     ...attributeHandlers(service, router),
-    ...scopeHandlers(scopes, router),
+    ...scopeHandlers(scopes),
     ...historyHandlers(audit, maxPageSize),
     ...valueHandlers(values, valueSchemas),
   };

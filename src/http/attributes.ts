@@ -11,8 +11,6 @@ import type { Handler } from './state.js';
 /** The handlers of the attribute-definition operations, by operationId. */
 export function attributeHandlers(service: AttributeService, router: Router): Record<string, Handler> {
   const send = definitionSender();
-  /** A PATCH's result is held to the contract of a PUT body. */
-  const asPutBody = router.bodyCheck('put-attributes');
   /** A forced delete also changes scopes: it needs what changing a scope needs, too. */
   const scopeWriters = router.routes.find((r) => r.operationId === 'patch-oauth-scopes-by-id')?.scopes ?? [];
   return {
@@ -44,12 +42,7 @@ export function attributeHandlers(service: AttributeService, router: Router): Re
       send(ctx, 200, change.after);
     },
     'patch-attributes-by-inum': async ({ params, body }, ctx) => {
-      const change = await service.patch(
-        String(params.inum),
-        body as PatchOperation[],
-        asPutBody,
-        ifMatch(ctx),
-      );
+      const change = await service.patch(String(params.inum), body as PatchOperation[], ifMatch(ctx));
       ctx.state.outcome = { kind: 'definition', change };
       warn(ctx, change);
       send(ctx, 200, change.written ?? change.after);

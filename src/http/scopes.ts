@@ -1,12 +1,9 @@
 import type { Operation as PatchOperation } from 'fast-json-patch';
 import type { ScopeService } from '../attributes/scopes.js';
-import type { Router } from './router.js';
 import type { Handler } from './state.js';
 
 /** The handlers of the OpenID scope operations, by operationId. */
-export function scopeHandlers(scopes: ScopeService, router: Router): Record<string, Handler> {
-  /** A patched scope is held to the document's Scope schema, as a patched definition is to a PUT body. */
-  const asScope = router.schemaCheck('Scope');
+export function scopeHandlers(scopes: ScopeService): Record<string, Handler> {
   return {
     'get-oauth-scopes': async (_request, ctx) => {
       ctx.body = await scopes.list();
@@ -15,7 +12,7 @@ export function scopeHandlers(scopes: ScopeService, router: Router): Record<stri
       ctx.body = await scopes.get(String(params.inum));
     },
     'patch-oauth-scopes-by-id': async ({ params, body }, ctx) => {
-      const change = await scopes.patch(String(params.inum), body as PatchOperation[], asScope);
+      const change = await scopes.patch(String(params.inum), body as PatchOperation[]);
       ctx.state.outcome = { kind: 'scope', change };
       ctx.body = change.after;
     },

@@ -6,12 +6,7 @@ import {
   type StoredAttribute,
 } from '../../../src/attributes/definition.js';
 import { matches, sortAndPage, type ListQuery, type Page } from '../../../src/attributes/query.js';
-import {
-  AttributeService,
-  type ServiceOptions,
-  type ShapeCheck,
-  type Update,
-} from '../../../src/attributes/service.js';
+import { AttributeService, type ServiceOptions, type Update } from '../../../src/attributes/service.js';
 import { sameDn, type Scope, type ScopeStore, type StoredScope } from '../../../src/attributes/scopes.js';
 import type { AttributeStore, PersonSchema, SchemaGap, WantedType } from '../../../src/attributes/store.js';
 import {
@@ -133,7 +128,12 @@ describe('AttributeService', () => {
   let scopes: MemoryScopes;
   let service: AttributeService;
   const make = (options: Partial<ServiceOptions> = {}) =>
-    new AttributeService(store, schema, scopes, { maxPageSize: 100, schemaCheck: true, ...options });
+    new AttributeService(store, schema, scopes, {
+      maxPageSize: 100,
+      schemaCheck: true,
+      patchedShape: () => {},
+      ...options,
+    });
 
   const nick = {
     inum: 'NICK',
@@ -374,9 +374,7 @@ describe('AttributeService', () => {
   });
 
   describe('patch', () => {
-    const accept: ShapeCheck = () => {};
-    const patch = (operations: unknown[], checkShape = accept) =>
-      service.patch('NICK', operations as Operation[], checkShape);
+    const patch = (operations: unknown[]) => service.patch('NICK', operations as Operation[]);
 
     beforeEach(() => store.add({ ...nick }));
     afterEach(() => {
@@ -465,18 +463,19 @@ describe('AttributeService', () => {
       expect(store.writes).to.equal(0);
     });
 
-    it('holds the patched document to the contract through checkShape', async () => {
+    it('holds the patched document to the contract it was given', async () => {
       const seen: unknown[] = [];
-      await patch([{ op: 'replace', path: '/displayName', value: 'Nick' }], (document) =>
-        seen.push(document),
-      );
+      service = make({ patchedShape: (document) => seen.push(document) });
+      await patch([{ op: 'replace', path: '/displayName', value: 'Nick' }]);
       expect(seen).to.have.length(1);
       expect(seen[0]).to.deep.include({ inum: 'NICK', displayName: 'Nick', adminCanEdit: true });
 
-      const refuse = () => {
-        throw new BadRequestError('Invalid value for displayName');
-      };
-      await rejected(patch([{ op: 'replace', path: '/displayName', value: 'N' }], refuse), BadRequestError);
+      service = make({
+        patchedShape: () => {
+          throw new BadRequestError('Invalid value for displayName');
+        },
+      });
+      await rejected(patch([{ op: 'replace', path: '/displayName', value: 'N' }]), BadRequestError);
       expect(store.writes).to.equal(1);
     });
 
@@ -488,7 +487,7 @@ describe('AttributeService', () => {
 
     it('answers 404 for an unknown inum', async () => {
       await rejected(
-        service.patch('NOPE', [{ op: 'replace', path: '/displayName', value: 'x' }], accept),
+        service.patch('NOPE', [{ op: 'replace', path: '/displayName', value: 'x' }]),
         NotFoundError,
       );
     });
@@ -567,7 +566,6 @@ describe('AttributeService', () => {
         );
       }
     }
-    const accept: ShapeCheck = () => {};
     const claimed = (name: string) => body({ name, claimName: 'nick', status: 'active' });
     const outcomes = (results: PromiseSettledResult<unknown>[]) =>
       results.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor.name : 'ok'));
@@ -607,11 +605,11 @@ describe('AttributeService', () => {
       store.add({ ...stored, inum: 'I2', name: 'two', claimName: 'Nick', status: 'inactive' });
       store.add({ ...stored, inum: 'R', name: 'other', claimName: 'other', status: 'active' });
       const activate = (inum: string) =>
-        service.patch(inum, [{ op: 'replace', path: '/status', value: 'active' }], accept);
+        service.patch(inum, [{ op: 'replace', path: '/status', value: 'active' }]);
       const results = await Promise.allSettled([
         activate('I1'),
         activate('I2'),
-        service.patch('R', [{ op: 'replace', path: '/claimName', value: 'NICK' }], accept),
+        service.patch('R', [{ op: 'replace', path: '/claimName', value: 'NICK' }]),
         service.create(claimed('fresh')),
       ]);
       expect(outcomes(results).filter((o) => o === 'ok')).to.have.length(1);
