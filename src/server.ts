@@ -17,7 +17,7 @@ import type { Config } from './config.js';
 import { DEMO_LDIF, STANDARD_LDIF, readLdifFiles, seed } from './directory/seed.js';
 import { startSlapd, type RunningSlapd } from './directory/slapd.js';
 import { createApi } from './http/api.js';
-import { createRouter } from './http/router.js';
+import { createRouter, type Router } from './http/router.js';
 import { loadOpenApiDocument } from './http/openapi.js';
 import { LdapAttributeStore } from './ldap/attribute-store.js';
 import { LdapAuditStore } from './ldap/audit-store.js';
@@ -136,26 +136,43 @@ export function createValueService(
   return new ValueService(new LdapValueStore(directory), schemas, cipher);
 }
 
-/** Composition root: directory (embedded or external) → store → service → API → HTTP server. */
-export async function startService(
-  config: Config,
-  given: Logger = pino({ level: config.logLevel }),
-  /** Lines the given logger dropped, for metrics (see `createLog`). */
-  { logLinesDropped = () => 0 }: { logLinesDropped?: () => number } = {},
-): Promise<RunningService> {
-  const log = given.child({}, { redact: LOG_REDACT });
-  let slapd: RunningSlapd | undefined;
-  if (!config.ldapUrl) {
-    slapd = await startSlapd({
-      dataDir: config.dataDir,
-      suffix: config.baseDn,
-      port: config.embeddedLdapPort,
-      slapdPath: config.slapdPath,
-    });
-    log.info({ url: slapd.url, dataDir: config.dataDir }, 'embedded slapd started');
-    if (slapd.schemaChanges.length > 0)
-      log.info({ changes: slapd.schemaChanges }, 'embedded directory schema brought up to this version');
+/** What a start opened, closed in the reverse order, whether the start completes or fails half-way. */
+class Teardown {
+  private readonly steps: (() => unknown)[] = [];
+
+  add(step: () => unknown): void {
+    this.steps.push(step);
   }
+
+  async run(): Promise<void> {
+    for (const step of this.steps.splice(0).reverse()) await step();
+  }
+}
+
+/** The embedded directory: a private slapd under DATA_DIR, its schema brought up to this version. */
+async function startEmbeddedDirectory(config: Config, log: Logger): Promise<RunningSlapd> {
+  const slapd = await startSlapd({
+    dataDir: config.dataDir,
+    suffix: config.baseDn,
+    port: config.embeddedLdapPort,
+    slapdPath: config.slapdPath,
+  });
+  log.info({ url: slapd.url, dataDir: config.dataDir }, 'embedded slapd started');
+  if (slapd.schemaChanges.length > 0)
+    log.info({ changes: slapd.schemaChanges }, 'embedded directory schema brought up to this version');
+  return slapd;
+}
+
+/**
+ * The connections to the directory, and to its configuration for schema changes (the embedded slapd's
+ * own, or a configured account).
+ */
+async function connectDirectory(
+  config: Config,
+  slapd: RunningSlapd | undefined,
+  metrics: () => Metrics,
+  log: Logger,
+): Promise<{ directory: Directory; configDirectory?: Directory }> {
   const directory = new Directory({
     url: slapd?.url ?? (config.ldapUrl as string),
     bindDn: slapd?.bindDn ?? config.ldapBindDn,
@@ -167,14 +184,13 @@ export async function startService(
     maxPending: config.ldapMaxPending,
     tlsCa: config.ldapTlsCaFile ? await readFile(config.ldapTlsCaFile, 'utf8') : undefined,
     startTls: config.ldapStartTls,
-    observe: (operation, seconds, error) => metrics.observeLdap(operation, seconds, error),
+    observe: (operation, seconds, error) => metrics().observeLdap(operation, seconds, error),
     failbackMs: config.ldapFailbackMs,
     switched: (from, to) => {
-      metrics.providerSwitched();
+      metrics().providerSwitched();
       log.warn({ from, to }, 'directory: connections moved to another provider');
     },
   });
-  // The directory's configuration, for schema changes: the embedded slapd's own, or a configured account.
   const configBindDn = slapd?.configDn ?? config.ldapConfigBindDn;
   const configDirectory = configBindDn
     ? new Directory({
@@ -185,9 +201,50 @@ export async function startService(
         poolSize: 1,
       })
     : undefined;
-  let purge: NodeJS.Timeout | undefined;
-  const index = new DefinitionIndex();
-  const metrics = new Metrics({
+  return { directory, configDirectory };
+}
+
+/** A new embedded directory gets the standard definitions, the scopes and the demo data, once. */
+async function seedOnce(config: Config, directory: Directory, log: Logger): Promise<void> {
+  if (existsSync(join(config.dataDir, SEEDED_MARKER))) return;
+  const report = await seed(directory, await readLdifFiles([...STANDARD_LDIF, DEMO_LDIF]));
+  await writeFile(join(config.dataDir, SEEDED_MARKER), `${new Date().toISOString()}\n`);
+  log.info({ added: report.added.length, unchanged: report.unchanged.length }, 'standard definitions seeded');
+}
+
+/** Listens, and gives the address clients reach it at. */
+async function listen(
+  app: ReturnType<typeof createApp>,
+  config: Config,
+): Promise<{ server: Server; url: string }> {
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((done, fail) => server.once('listening', done).once('error', fail));
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  return { server, url: `http://${host}:${port}` };
+}
+
+/**
+ * Stops accepting connections and lets requests in flight finish, for at most SHUTDOWN_GRACE_MS: kept-alive
+ * connections are closed as soon as they are idle (their request answered), not after their idle timeout.
+ */
+async function drain(server: Server): Promise<void> {
+  const drained = new Promise<void>((done) => server.close(() => done()));
+  server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
+  const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  await drained;
+  clearInterval(sweep);
+  clearTimeout(deadline);
+}
+
+/** The service's metrics, reading the directory's connections and the index's conflicts when scraped. */
+function serviceMetrics(
+  directory: Directory,
+  index: DefinitionIndex,
+  logLinesDropped: () => number,
+): Metrics {
+  return new Metrics({
     connectionsOpen: () => directory.connectionsOpen(),
     operationsPending: () => directory.operationsPending(),
     auditFailures: () => auditFailures.count,
@@ -199,56 +256,97 @@ export async function startService(
       return counts;
     },
   });
-  let sync: IndexSync | undefined;
+}
+
+/**
+ * The domain over the directory: the definitions' store and its in-memory index (kept coherent by the
+ * sync, started later), the definition, scope and value services, each given the contract checks it
+ * holds patched documents to.
+ */
+function composeDomain(
+  config: Config,
+  parts: {
+    directory: Directory;
+    configDirectory?: Directory;
+    index: DefinitionIndex;
+    router: Router;
+    metrics: Metrics;
+    log: Logger;
+  },
+) {
+  const { directory, index, router, metrics, log } = parts;
+  const store = new LdapAttributeStore(directory);
+  const sync = new IndexSync(directory, store, index, {
+    pollMs: config.indexPollMs,
+    changeLog: config.ldapChangeLog,
+    reconcileMs: config.indexReconcileSec * 1000,
+    log,
+    reconciled: (reason, corrected, seconds) => metrics.observeReconcile(reason, corrected, seconds),
+  });
+  const indexed = new IndexedAttributeStore(store, index);
+  const scopeStore = new LdapScopeStore(directory);
+  const personSchema = new LdapPersonSchema(directory, {
+    personClasses: config.personObjectClasses,
+    customClass: config.customPersonClass,
+    oidArc: config.schemaOidArc,
+    config: parts.configDirectory,
+    allowChanges: config.schemaExtension,
+  });
+  const service = new AttributeService(indexed, personSchema, scopeStore, {
+    patchedShape: router.bodyCheck('put-attributes'),
+    maxPageSize: config.maxPageSize,
+    schemaCheck: config.schemaCheck,
+  });
+  const values = createValueService(directory, indexed, config);
+  service.observe(values.observer());
+  const scopes = new ScopeService(scopeStore, indexed, router.schemaCheck('Scope'));
+  return { store, sync, service, scopes, values };
+}
+
+/**
+ * Composition root: the directory (embedded or external) → the stores and the index → the services → the
+ * API → the HTTP server. Whatever it opened is closed again, in reverse order, on `close()` or when a step
+ * fails.
+ */
+export async function startService(
+  config: Config,
+  given: Logger = pino({ level: config.logLevel }),
+  /** Lines the given logger dropped, for metrics (see `createLog`). */
+  { logLinesDropped = () => 0 }: { logLinesDropped?: () => number } = {},
+): Promise<RunningService> {
+  const log = given.child({}, { redact: LOG_REDACT });
+  const teardown = new Teardown();
   try {
-    if (slapd && !existsSync(join(config.dataDir, SEEDED_MARKER))) {
-      const report = await seed(directory, await readLdifFiles([...STANDARD_LDIF, DEMO_LDIF]));
-      await writeFile(join(config.dataDir, SEEDED_MARKER), `${new Date().toISOString()}\n`);
-      log.info(
-        { added: report.added.length, unchanged: report.unchanged.length },
-        'standard definitions seeded',
-      );
-    }
+    const slapd = config.ldapUrl ? undefined : await startEmbeddedDirectory(config, log);
+    if (slapd) teardown.add(() => slapd.stop());
+    const index = new DefinitionIndex();
+    const { directory, configDirectory } = await connectDirectory(config, slapd, () => metrics, log);
+    teardown.add(() => directory.close());
+    if (configDirectory) teardown.add(() => configDirectory.close());
+    const metrics = serviceMetrics(directory, index, logLinesDropped);
+    if (slapd) await seedOnce(config, directory, log);
 
-    const verifier = new TokenVerifier(await verifierOptions(config, log));
-
-    const store = new LdapAttributeStore(directory);
-    sync = new IndexSync(directory, store, index, {
-      pollMs: config.indexPollMs,
-      changeLog: config.ldapChangeLog,
-      reconcileMs: config.indexReconcileSec * 1000,
-      log,
-      reconciled: (reason, corrected, seconds) => metrics.observeReconcile(reason, corrected, seconds),
-    });
-    const indexed = new IndexedAttributeStore(store, index);
-    const personSchema = new LdapPersonSchema(directory, {
-      personClasses: config.personObjectClasses,
-      customClass: config.customPersonClass,
-      oidArc: config.schemaOidArc,
-      config: configDirectory,
-      allowChanges: config.schemaExtension,
-    });
-    const scopes = new LdapScopeStore(directory);
     // The document is the contract: the router validates requests by it, and the services hold patched
     // definitions and scopes to it.
     const document = loadOpenApiDocument();
     const router = await createRouter(document);
-    const service = new AttributeService(indexed, personSchema, scopes, {
-      patchedShape: router.bodyCheck('put-attributes'),
-      maxPageSize: config.maxPageSize,
-      schemaCheck: config.schemaCheck,
+    const { store, sync, service, scopes, values } = composeDomain(config, {
+      directory,
+      configDirectory,
+      index,
+      router,
+      metrics,
+      log,
     });
-    const scopeService = new ScopeService(scopes, indexed, router.schemaCheck('Scope'));
-    const values = createValueService(directory, indexed, config);
-    service.observe(values.observer());
-    purge = setInterval(() => {
+    teardown.add(() => sync.stop());
+    const purge = setInterval(() => {
       values
         .purgeExpired()
         .catch((error: unknown) => log.warn({ err: error }, 'purging expired values failed'));
     }, config.valuePurgeIntervalSec * 1000);
     purge.unref();
+    teardown.add(() => clearInterval(purge));
 
-    let schemaPresent = false;
     const audit = new LdapAuditStore(directory, () =>
       log.warn(
         'the directory keeps one audit record per entry (schema of an earlier version): audit events are written one by one',
@@ -257,8 +355,8 @@ export async function startService(
     const api = createApi({
       router,
       service,
-      scopes: scopeService,
-      verifier,
+      scopes,
+      verifier: new TokenVerifier(await verifierOptions(config, log)),
       audit,
       maxPageSize: config.maxPageSize,
       values,
@@ -271,54 +369,42 @@ export async function startService(
       metrics,
       document,
       log,
-      // With several providers, a failed search moves the connections to one that answers and is sent
-      // again there: ready while any provider answers.
-      directoryReady: async () => {
-        await directory.run((c) => c.search(store.container, { scope: 'base', attributes: ['1.1'] }), true);
-        // A schema, once there, does not go away: only the first positive answer is asked for.
-        schemaPresent ||= await directory.knowsObjectClass(DEFINITION_CLASS);
-        if (!schemaPresent) throw new Error(`the directory's schema has no ${DEFINITION_CLASS} object class`);
-      },
+      directoryReady: readiness(directory, store.container),
     });
 
     // The index loads once the synchronous set-up above is done: compiling the API's validators holds the
     // event loop long enough to time out a connection opened before it.
     sync.start();
-    const server = app.listen(config.port, config.host);
-    await new Promise<void>((done, fail) => server.once('listening', done).once('error', fail));
-    const { port } = server.address() as AddressInfo;
-    const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+    const { server, url } = await listen(app, config);
     return {
-      url: `http://${host}:${port}`,
+      url,
       server,
       directory,
       log,
       slapd,
       devKey: config.devTokens,
       async close() {
-        // Stop accepting, let requests in flight finish (for a bounded time), then close the directory.
-        clearInterval(purge);
-        const drained = new Promise<void>((done) => server.close(() => done()));
-        // Kept-alive connections are closed as soon as they are idle (when their request in flight is
-        // answered), not after their idle timeout.
-        server.closeIdleConnections();
-        const sweep = setInterval(() => server.closeIdleConnections(), 100);
-        const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-        await drained;
-        clearInterval(sweep);
-        clearTimeout(deadline);
-        await sync?.stop();
-        await directory.close();
-        await configDirectory?.close();
-        await slapd?.stop();
+        await drain(server);
+        await teardown.run();
       },
     };
   } catch (error) {
-    clearInterval(purge);
-    await sync?.stop();
-    await directory.close();
-    await configDirectory?.close();
-    await slapd?.stop();
+    await teardown.run();
     throw error;
   }
+}
+
+/**
+ * Ready when the directory answers and its schema has the definitions' object class. With several
+ * providers, a failed search moves the connections to one that answers and is sent again there: ready
+ * while any provider answers.
+ */
+function readiness(directory: Directory, container: string): () => Promise<void> {
+  let schemaPresent = false;
+  return async () => {
+    await directory.run((c) => c.search(container, { scope: 'base', attributes: ['1.1'] }), true);
+    // A schema, once there, does not go away: only the first positive answer is asked for.
+    schemaPresent ||= await directory.knowsObjectClass(DEFINITION_CLASS);
+    if (!schemaPresent) throw new Error(`the directory's schema has no ${DEFINITION_CLASS} object class`);
+  };
 }
