@@ -3,7 +3,13 @@ import type { ChangeObserver } from '../attributes/service.js';
 import { Turns, untilWritten } from '../attributes/change-cycle.js';
 import { AppError, BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import { ValueCipher } from './value-cipher.js';
-import { accessOf, anchoredPattern, type Audience, type ValueSchemas } from './value-schema.js';
+import {
+  accessOf,
+  anchoredPattern,
+  type Audience,
+  type CompiledSchema,
+  type ValueSchemas,
+} from './value-schema.js';
 import type { HolderRef, HolderState, ValueMeta, ValueStore, ValueWrite } from './store.js';
 
 /** Who is asking: an administrator (by scope), or a subject that may act on what it owns. */
@@ -106,6 +112,17 @@ export function decodeValue(definition: AttributeDefinition | undefined, stored:
   }
 }
 
+/** What planning the items of one request works from: the holder as read and the rules that apply. */
+interface Planning {
+  op: ValueOp;
+  state: HolderState;
+  audience: Audience;
+  definitions: Map<string, AttributeDefinition>;
+  schema: CompiledSchema | undefined;
+  now: Date;
+  withMetadata: boolean;
+}
+
 const lower = (name: string) => name.toLowerCase();
 const holderKey = (holder: HolderRef) => `${holder.kind}\u0000${holder.id}`;
 
@@ -175,6 +192,10 @@ export class ValueService {
     return this.turns.run(holderKey(holder), work);
   }
 
+  /**
+   * Reads the holder, plans each item against its definition and the caller's audience, and writes the
+   * valid changes together, conditional on the state read (again on the fresh state if it changed).
+   */
   private async apply(
     holder: HolderRef,
     caller: Caller,
@@ -186,85 +207,23 @@ export class ValueService {
       const state = await this.readHolder(holder, caller);
       const audience = this.authorize(holder, state, caller);
       const { definitions, byAudience } = await this.schemas.current();
-      const schema = byAudience.get(audience);
-      const now = this.now();
+      const request: Planning = {
+        op,
+        state,
+        audience,
+        definitions,
+        schema: byAudience.get(audience),
+        now: this.now(),
+        withMetadata,
+      };
       const writes = new Map<string, ValueWrite>();
       const results: ItemResult[] = [];
       const seen = new Set<string>();
       for (const item of items) {
         try {
-          const key = lower(item.name);
-          if (seen.has(key)) {
-            throw new BadRequestError(
-              `Invalid item ${item.name}`,
-              `${item.name} is named twice in one request`,
-            );
-          }
-          seen.add(key);
-          const definition = definitions.get(key);
-          if (!definition) {
-            throw new BadRequestError(
-              `Unknown attribute ${item.name}`,
-              `No active attribute definition is named ${item.name}`,
-            );
-          }
-          const name = definition.name as string;
-          const access = accessOf(definition, audience);
-          const present = state.values.has(key) && !this.expired(state.meta.get(key), now);
-          if (op === 'get' || op === 'exists') {
-            if (!access.view) throw new ForbiddenError(`The ${audience} may not view ${name}`);
-            if (op === 'exists') {
-              results.push({ name, status: 200, exists: present });
-              continue;
-            }
-            if (!present) throw new NotFoundError(`value of ${name}`);
-            results.push({ name, status: 200, ...this.reveal(definition, state, withMetadata) });
-            continue;
-          }
-          if (!access.edit) throw new ForbiddenError(`The ${audience} may not change ${name}`);
-          if (op === 'delete') {
-            if (!present) throw new NotFoundError(`value of ${name}`);
-            writes.set(key, { name });
-            results.push({ name, status: 204 });
-            continue;
-          }
-          if (op === 'create' && present) {
-            throw new ConflictError(
-              `${name} already has a value`,
-              'create needs an absent value; use set or update',
-            );
-          }
-          if (op === 'update' && !present) throw new NotFoundError(`value of ${name}`);
-          if (schema?.property(name)?.readOnly) {
-            throw new BadRequestError(
-              `Invalid value for ${name}`,
-              `The regexp of ${name}'s definition cannot be checked in linear time, so its values cannot be set`,
-            );
-          }
-          if (item.value === undefined) {
-            throw new BadRequestError(`Invalid value for ${name}`, `The value of ${name} is required`);
-          }
-          const problem = schema?.check(name, item.value);
-          if (problem) throw new BadRequestError(`Invalid value for ${name}`, problem);
-          const expiresAt = this.expiryOf(item, now);
-          const list = definition.oxMultiValuedAttribute ? (item.value as unknown[]) : [item.value];
-          const encoded = list.map((v) => encodeValue(definition, v));
-          const stored = definition.encrypted ? encoded.map((e) => this.cipher.encrypt(name, e)) : encoded;
-          const nowIso = now.toISOString();
-          const before = present ? state.meta.get(key) : undefined;
-          const meta: ValueMeta = {
-            name,
-            created: before?.created ?? nowIso,
-            updated: nowIso,
-            ...(expiresAt ? { expiresAt } : {}),
-          };
-          writes.set(key, { name, values: stored, meta });
-          results.push({
-            name,
-            status: present ? 200 : 201,
-            value: item.value,
-            ...(withMetadata ? { metadata: this.metadataOf(meta, definition.encrypted === true) } : {}),
-          });
+          const { result, write } = this.plan(request, item, seen);
+          results.push(result);
+          if (write) writes.set(lower(write.name), write);
         } catch (error) {
           if (!(error instanceof AppError) || !error.expose) throw error;
           results.push({ name: item.name, status: error.status, error });
@@ -273,11 +232,100 @@ export class ValueService {
       if (writes.size === 0) return results;
       // Expired values of the holder go with the same change.
       for (const [key, meta] of state.meta) {
-        if (!writes.has(key) && this.expired(meta, now)) writes.set(key, { name: meta.name });
+        if (!writes.has(key) && this.expired(meta, request.now)) writes.set(key, { name: meta.name });
       }
-      await this.store.write(holder, state, [...writes.values()], this.nextExpiry(state, writes, now));
+      const next = this.nextExpiry(state, writes, request.now);
+      await this.store.write(holder, state, [...writes.values()], next);
       return results;
     });
+  }
+
+  /**
+   * What one item of a request does: its answer, and the change it makes (none for a read). A refusal is
+   * thrown, as the error the item is answered with.
+   */
+  private plan(
+    request: Planning,
+    item: ValueItem,
+    seen: Set<string>,
+  ): { result: ItemResult; write?: ValueWrite } {
+    const { op, state, audience, definitions, now } = request;
+    const key = lower(item.name);
+    if (seen.has(key)) {
+      throw new BadRequestError(`Invalid item ${item.name}`, `${item.name} is named twice in one request`);
+    }
+    seen.add(key);
+    const definition = definitions.get(key);
+    if (!definition) {
+      throw new BadRequestError(
+        `Unknown attribute ${item.name}`,
+        `No active attribute definition is named ${item.name}`,
+      );
+    }
+    const name = definition.name as string;
+    const access = accessOf(definition, audience);
+    const present = state.values.has(key) && !this.expired(state.meta.get(key), now);
+    if (op === 'get' || op === 'exists') {
+      if (!access.view) throw new ForbiddenError(`The ${audience} may not view ${name}`);
+      if (op === 'exists') return { result: { name, status: 200, exists: present } };
+      if (!present) throw new NotFoundError(`value of ${name}`);
+      return { result: { name, status: 200, ...this.reveal(definition, state, request.withMetadata) } };
+    }
+    if (!access.edit) throw new ForbiddenError(`The ${audience} may not change ${name}`);
+    if (op === 'delete') {
+      if (!present) throw new NotFoundError(`value of ${name}`);
+      return { result: { name, status: 204 }, write: { name } };
+    }
+    if (op === 'create' && present) {
+      throw new ConflictError(
+        `${name} already has a value`,
+        'create needs an absent value; use set or update',
+      );
+    }
+    if (op === 'update' && !present) throw new NotFoundError(`value of ${name}`);
+    return this.planSet(request, item, definition, present);
+  }
+
+  /** A create, update or set of one value: checked by the schema, encoded, encrypted, with its bookkeeping. */
+  private planSet(
+    { state, schema, now, withMetadata }: Planning,
+    item: ValueItem,
+    definition: AttributeDefinition,
+    present: boolean,
+  ): { result: ItemResult; write: ValueWrite } {
+    const name = definition.name as string;
+    if (schema?.property(name)?.readOnly) {
+      throw new BadRequestError(
+        `Invalid value for ${name}`,
+        `The regexp of ${name}'s definition cannot be checked in linear time, so its values cannot be set`,
+      );
+    }
+    if (item.value === undefined) {
+      throw new BadRequestError(`Invalid value for ${name}`, `The value of ${name} is required`);
+    }
+    const problem = schema?.check(name, item.value);
+    if (problem) throw new BadRequestError(`Invalid value for ${name}`, problem);
+    const expiresAt = this.expiryOf(item, now);
+    const list = definition.oxMultiValuedAttribute ? (item.value as unknown[]) : [item.value];
+    const encoded = list.map((v) => encodeValue(definition, v));
+    const stored = definition.encrypted ? encoded.map((e) => this.cipher.encrypt(name, e)) : encoded;
+    const nowIso = now.toISOString();
+    const before = present ? state.meta.get(lower(name)) : undefined;
+    const meta: ValueMeta = {
+      name,
+      created: before?.created ?? nowIso,
+      updated: nowIso,
+      ...(expiresAt ? { expiresAt } : {}),
+    };
+    return {
+      result: {
+        name,
+        status: present ? 200 : 201,
+        value: item.value,
+        ...(withMetadata ? { metadata: this.metadataOf(meta, definition.encrypted === true) } : {}),
+      },
+      write: { name, values: stored, meta },
+    };
   }
 
   /** Removes expired values from the holders whose earliest expiry has passed; returns how many holders. */
