@@ -2,7 +2,7 @@ import { ConcurrentChangeError } from '../errors.js';
 
 /**
  * How a change reaches the directory, shared by definitions, scopes and values: changes of one thing take
- * turns within the process (`Turns`), and each is a read-apply-write cycle whose write is conditional on
+ * turns within the process (`KeyedQueue`), and each is a read-apply-write cycle whose write is conditional on
  * what was read, tried again on the fresh state when someone else wrote in between (`untilWritten`).
  */
 
@@ -38,7 +38,7 @@ export function backOff(attempt: number): Promise<void> {
  * definition, or on one user's values, never overlap within a process. A key with nothing waiting is
  * forgotten.
  */
-export class Turns {
+export class KeyedQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
 
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {

@@ -216,14 +216,14 @@ export function readDefinition(body: Record<string, unknown>, inum: string): Att
       throw new BadRequestError(`Invalid value for ${field}`, `${field} must be true or false`);
     def[field] = value;
   }
-  const validation = readValidation(body.attributeValidation);
+  const validation = validationFromBody(body.attributeValidation);
   if (validation) def.attributeValidation = validation;
 
   for (const field of REQUIRED_FIELDS) if (def[field] === undefined) throw missing(field);
   return def;
 }
 
-function readValidation(value: unknown): AttributeValidation | undefined {
+function validationFromBody(value: unknown): AttributeValidation | undefined {
   if (isAbsent(value)) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new BadRequestError(

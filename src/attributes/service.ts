@@ -24,7 +24,7 @@ import { findConflicts, heldValue, type Conflict } from './conflicts.js';
 import { patchDocument, type ShapeCheck } from './json-patch.js';
 import { everyDefinition, parseListQuery, type ListParams, type Page } from './query.js';
 import { sameDn, type Scope, type ScopeStore } from './scopes.js';
-import { MAX_ATTEMPTS, Turns, untilWritten } from './change-cycle.js';
+import { MAX_ATTEMPTS, KeyedQueue, untilWritten } from './change-cycle.js';
 import type { AttributeStore, PersonSchema } from './store.js';
 
 export interface ServiceOptions {
@@ -90,13 +90,13 @@ const DERIVED_ON_PATCH = new Set(Object.keys(DERIVED_FLAGS));
  * one write stores the result.
  */
 export class AttributeService {
-  private readonly turns = new Turns();
+  private readonly turns = new KeyedQueue();
   /**
    * Writes that take a claim (lower-cased) take turns per claim, so that the check that no other active
    * definition has it and the write are one step within this process. A write holds its inum's turn (if
    * any) before the claim's, never the other way round, so the two cannot wait for each other.
    */
-  private readonly claimTurns = new Turns();
+  private readonly claimTurns = new KeyedQueue();
   /** Patches without If-Match waiting for their definition's turn, per inum: they take it together. */
   private readonly waitingPatches = new Map<string, PendingPatch[]>();
   private readonly observers: ChangeObserver[] = [];
@@ -217,7 +217,7 @@ export class AttributeService {
   }
 
   private async applyGroup(inum: string, group: PendingPatch[]): Promise<void> {
-    const alone = async (p: PendingPatch) => {
+    const patchOnItsOwn = async (p: PendingPatch) => {
       try {
         p.resolve(
           await this.attempts(inum, undefined, async (before) =>
@@ -228,7 +228,7 @@ export class AttributeService {
         p.reject(error);
       }
     };
-    if (group.length === 1) return alone(group[0] as PendingPatch);
+    if (group.length === 1) return patchOnItsOwn(group[0] as PendingPatch);
     let pending = group;
     await untilWritten(async (attempt) => {
       const current = await this.store.get(inum, attempt > 1);
@@ -260,7 +260,7 @@ export class AttributeService {
         }
         // A refusal of the combined change cannot be pinned on one patch: each gets a write of its own.
         if (!(error instanceof AppError) || error.status >= 500) throw error;
-        for (const { patch } of applied) await alone(patch);
+        for (const { patch } of applied) await patchOnItsOwn(patch);
         return;
       }
       for (const { patch, before, after } of applied) {
@@ -292,21 +292,21 @@ export class AttributeService {
           `'${before.definition.name ?? inum}' belongs to the standard set; set its status to inactive instead.`,
         );
       }
-      const users = (await this.scopes.referencing(before.dn)).map((s) => s.scope);
-      if (users.length > 0 && !force) {
+      const releasing = (await this.scopes.referencing(before.dn)).map((s) => s.scope);
+      if (releasing.length > 0 && !force) {
         throw new ConflictError(
           'The attribute is used by scopes',
-          `Scopes ${scopeNames(users)} release its claim. Remove it from them first, or delete with force=true to do both.`,
+          `Scopes ${scopeNames(releasing)} release its claim. Remove it from them first, or delete with force=true to do both.`,
         );
       }
       await this.checking(before.definition, undefined);
-      for (const scope of users) await dropClaim(scope);
+      for (const scope of releasing) await dropClaim(scope);
       if (!(await this.store.remove(inum, before))) throw new NotFoundError();
       // A scope that took the claim on while it was being deleted loses it again.
       for (const { scope } of await this.scopes.referencing(before.dn)) await dropClaim(scope);
       return {
         before,
-        ...(users.length > 0 ? { warnings: [`Removed from scopes ${scopeNames(users)}`] } : {}),
+        ...(releasing.length > 0 ? { warnings: [`Removed from scopes ${scopeNames(releasing)}`] } : {}),
         ...(changedScopes.length > 0 ? { scopes: changedScopes } : {}),
       };
     });
@@ -323,10 +323,10 @@ export class AttributeService {
   /** A change, with a warning when it stops an active definition that scopes release. */
   private async withWarnings(before: StoredAttribute, after: StoredAttribute): Promise<Update> {
     const deactivated = before.definition.status === 'active' && after.definition.status !== 'active';
-    const users = deactivated ? (await this.scopes.referencing(after.dn)).map((s) => s.scope) : [];
+    const releasing = deactivated ? (await this.scopes.referencing(after.dn)).map((s) => s.scope) : [];
     const warnings =
-      users.length > 0
-        ? [`The definition is no longer active, so scopes ${scopeNames(users)} stop releasing its claim`]
+      releasing.length > 0
+        ? [`The definition is no longer active, so scopes ${scopeNames(releasing)} stop releasing its claim`]
         : [];
     return { before, after, warnings };
   }

@@ -19,7 +19,7 @@ export interface Route {
   queryNames: ReadonlySet<string>;
   arrays: string[];
   /** A JSON body other than application/json (JSON Patch), validated here from the same document. */
-  otherBody?: ValidateFunction;
+  plusJsonBody?: ValidateFunction;
 }
 
 /** A request's route, its path parameters and its query as validated (coerced, undeclared ones dropped). */
@@ -136,7 +136,7 @@ export async function createRouter(document: Document): Promise<Router> {
   const bodyAjv = new Ajv.default({ strict: false });
   const bodyValidator = (schema: unknown): ValidateFunction =>
     bodyAjv.compile({ type: 'object', properties: { requestBody: schema }, required: ['requestBody'] });
-  const otherJsonBody = (operation: Operation): ValidateFunction | undefined => {
+  const plusJsonBodyOf = (operation: Operation): ValidateFunction | undefined => {
     const content =
       operation.requestBody && 'content' in operation.requestBody ? operation.requestBody.content : {};
     if (content['application/json']) return undefined;
@@ -152,7 +152,7 @@ export async function createRouter(document: Document): Promise<Router> {
       (p) => p.in === 'cookie' || p.content || p.explode === false || (p.style && p.style !== 'form'),
     );
     if (other) throw new Error(`${operation.operationId}: parameter ${other.name} is of a kind not handled`);
-    const otherBody = otherJsonBody(operation);
+    const plusJsonBody = plusJsonBodyOf(operation);
     return {
       operation,
       operationId: operation.operationId ?? '',
@@ -161,7 +161,7 @@ export async function createRouter(document: Document): Promise<Router> {
       validators: api.validator.getRequestValidatorsForOperation(operation.operationId ?? '') ?? [],
       arrays: parameters.filter((p) => p.in === 'query' && p.schema?.type === 'array').map((p) => p.name),
       queryNames: new Set(parameters.filter((p) => p.in === 'query').map((p) => p.name)),
-      ...(otherBody ? { otherBody } : {}),
+      ...(plusJsonBody ? { plusJsonBody } : {}),
     };
   });
   const match = matcher(routes);
@@ -180,8 +180,8 @@ export async function createRouter(document: Document): Promise<Router> {
         parameters.requestBody = body;
       for (const validate of route.validators)
         if (!validate(parameters)) throw describeViolation(validate.errors as ErrorObject[]);
-      if (route.otherBody && !route.otherBody({ requestBody: body }))
-        throw describeViolation(route.otherBody.errors);
+      if (route.plusJsonBody && !route.plusJsonBody({ requestBody: body }))
+        throw describeViolation(route.plusJsonBody.errors);
       return { query, ignored };
     },
     schemaCheck(schema) {

@@ -435,7 +435,7 @@ function valuesOf(raw: Entry[string] | undefined): string[] {
 }
 
 /** Directory values may be in any case (`ADMIN`); serve the canonical spelling where one exists. */
-function tidy(field: StoredField, value: string): string {
+function canonicalSpelling(field: StoredField, value: string): string {
   const allowed = enumOf(field as (typeof STRING_FIELDS)[number]);
   return allowed?.find((a) => a.toLowerCase() === value.toLowerCase()) ?? value;
 }
@@ -443,7 +443,7 @@ function tidy(field: StoredField, value: string): string {
 /**
  * Values that most definitions share (origin, role lists, ...): one copy each, so that an index of every
  * definition does not hold a hundred thousand copies of "jansCustomPerson" or ["admin"]. Lists are frozen
- * because they are shared.
+ * because they are internedValues.
  */
 const SHARED_FIELDS = new Set<StoredField>([
   'origin',
@@ -454,12 +454,13 @@ const SHARED_FIELDS = new Set<StoredField>([
   'viewType',
   'usageType',
 ]);
-const shared = new Map<string, unknown>();
-function share<T extends string | string[]>(value: T): T {
+const internedValues = new Map<string, unknown>();
+function interned<T extends string | string[]>(value: T): T {
   const key = typeof value === 'string' ? value : `[]${value.join('\u0000')}`;
-  const found = shared.get(key) as T | undefined;
+  const found = internedValues.get(key) as T | undefined;
   if (found !== undefined) return found;
-  if (shared.size < 10_000) shared.set(key, typeof value === 'string' ? value : Object.freeze(value));
+  if (internedValues.size < 10_000)
+    internedValues.set(key, typeof value === 'string' ? value : Object.freeze(value));
   return value;
 }
 
@@ -474,24 +475,25 @@ export function fromEntry(entry: Entry): StoredAttribute {
     // Some directories carry two descriptions; the JSON form has room for one.
     const first = byField.get(field)?.[0];
     if (first === undefined || first === '') continue;
-    const value = tidy(field, first);
-    definition[field] = SHARED_FIELDS.has(field) ? share(value) : value;
+    const value = canonicalSpelling(field, first);
+    definition[field] = SHARED_FIELDS.has(field) ? interned(value) : value;
   }
   for (const field of LIST_FIELDS) {
     const values = byField.get(field);
-    if (values && values.length > 0) definition[field] = share<string[]>(values.map((v) => tidy(field, v)));
+    if (values && values.length > 0)
+      definition[field] = interned<string[]>(values.map((v) => canonicalSpelling(field, v)));
   }
   for (const field of BOOLEAN_FIELDS) {
     const first = byField.get(field)?.[0];
     if (first !== undefined) definition[field] = first.toLowerCase() === 'true';
   }
-  const validation = readValidation(byField.get('attributeValidation')?.[0]);
+  const validation = validationFromLdap(byField.get('attributeValidation')?.[0]);
   if (validation) definition.attributeValidation = validation;
   const version = valuesOf(entry.entryCSN)[0];
   return { dn: entry.dn, definition, ...(version ? { version } : {}) };
 }
 
-function readValidation(json: string | undefined): AttributeValidation | undefined {
+function validationFromLdap(json: string | undefined): AttributeValidation | undefined {
   if (!json) return undefined;
   let parsed: unknown;
   try {

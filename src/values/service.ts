@@ -1,6 +1,6 @@
 import type { AttributeDefinition } from '../attributes/definition.js';
 import type { ChangeObserver } from '../attributes/service.js';
-import { Turns, untilWritten } from '../attributes/change-cycle.js';
+import { KeyedQueue, untilWritten } from '../attributes/change-cycle.js';
 import { AppError, BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import { ValueCipher } from './value-cipher.js';
 import {
@@ -134,7 +134,7 @@ const holderKey = (holder: HolderRef) => `${holder.kind}\u0000${holder.id}`;
  */
 export class ValueService {
   /** Writes to one holder run one at a time within this process; across processes the store's check decides. */
-  private readonly turns = new Turns();
+  private readonly turns = new KeyedQueue();
 
   constructor(
     private readonly store: ValueStore,

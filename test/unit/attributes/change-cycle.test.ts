@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MAX_ATTEMPTS, Turns, untilWritten } from '../../../src/attributes/change-cycle.js';
+import { MAX_ATTEMPTS, KeyedQueue, untilWritten } from '../../../src/attributes/change-cycle.js';
 import { ConcurrentChangeError, NotFoundError } from '../../../src/errors.js';
 import { rejected } from '../helpers.js';
 
@@ -41,9 +41,9 @@ describe('the change cycle', () => {
     });
   });
 
-  describe('Turns', () => {
+  describe('KeyedQueue', () => {
     it('runs the work of one key one at a time, in arrival order, and other keys alongside', async () => {
-      const turns = new Turns();
+      const turns = new KeyedQueue();
       const events: string[] = [];
       let release!: () => void;
       const gate = new Promise<void>((done) => (release = done));
@@ -65,7 +65,7 @@ describe('the change cycle', () => {
     });
 
     it('goes on with the next piece of work when one fails', async () => {
-      const turns = new Turns();
+      const turns = new KeyedQueue();
       const failed = turns.run('a', async () => {
         throw new Error('boom');
       });
