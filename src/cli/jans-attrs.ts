@@ -18,7 +18,7 @@ import {
 } from '../client/index.js';
 import { differences, parseDefinitions, UsageError } from './attrs/definitions.js';
 import { toLdif } from './attrs/ldif.js';
-import { attributeDetails, attributeTable, historyTable } from './attrs/output.js';
+import { attributeDetails, attributeTable, conflictTable, historyTable } from './attrs/output.js';
 import { progressBar } from './attrs/progress.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -293,6 +293,24 @@ Options:
             : api.history(id, params));
       if (values.json) json(page);
       else out(historyTable(page.entries ?? []));
+    },
+  },
+  conflicts: {
+    usage: '[--json]',
+    summary: 'List the definitions that replication left sharing a name or an active claim name.',
+    help: `Two writes made at the same moment through different directory providers can both succeed. Each
+line is one conflict: the name or claim name, and the definitions that hold it. Rename, deactivate or
+delete all but one (a write that would keep the conflict is refused). Exit status 0 whether or not
+there are any.
+
+Options:
+  --json             the service's JSON answer`,
+    options: { ...JSON_OPTION },
+    async run({ values, client }) {
+      const conflicts = await client().conflicts();
+      if (values.json) json(conflicts);
+      else if (conflicts.length === 0) out('no conflicts\n');
+      else out(conflictTable(conflicts));
     },
   },
   export: {

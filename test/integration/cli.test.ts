@@ -7,7 +7,9 @@ import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import { parseLdif } from '../../src/directory/ldif.js';
 import { ApiError, AttributesClient, type JansAttribute } from '../../src/index.js';
+import { eventually } from '../eventually.js';
 import {
+  asRoot,
   contractProxy,
   startTestApp,
   startTestDirectory,
@@ -136,6 +138,7 @@ describe('jans-attrs command line (child processes against the running service)'
         'patch',
         'delete',
         'history',
+        'conflicts',
         'export',
         'import',
         'token',
@@ -519,6 +522,42 @@ jansAttrViewTyp: admin
       expect(first.stdout).to.equal('added 1, unchanged 0, different 0\n');
       expect((await cli(args, env)).stdout).to.equal('added 0, unchanged 1, different 0\n');
       expect(JSON.parse(await ok(['get', inum, '--json']))).to.include({ name: `${p}_seeded` });
+    });
+  });
+
+  describe('conflicts', () => {
+    it('lists the definitions that share an active claim name, as replication can leave them', async () => {
+      const p = prefix();
+      const claim = `${p}_claim`.toLowerCase();
+      // Written behind the service's back, as replication delivers two racing creations.
+      await asRoot(directory.slapd, async (c) => {
+        for (const n of [1, 2]) {
+          await c.add(`inum=${p}-${n},ou=attributes,o=jans`, {
+            objectClass: ['top', 'jansAttr'],
+            inum: `${p}-${n}`,
+            jansAttrName: `${p}_${n}`,
+            displayName: 'Raced',
+            description: 'Created through another provider',
+            jansAttrTyp: 'string',
+            jansStatus: 'active',
+            jansAttrEditTyp: 'admin',
+            jansAttrViewTyp: 'admin',
+            jansClaimName: claim,
+          });
+        }
+      });
+      const listed = await eventually(
+        'the conflict reaching the index',
+        () => ok(['conflicts']),
+        (text) => text.includes(claim),
+      );
+      expect(listed).to.match(
+        new RegExp(`^claimName +${claim} +${p}-1 \\(${p}_1\\), ${p}-2 \\(${p}_2\\)$`, 'm'),
+      );
+      const [conflict] = (JSON.parse(await ok(['conflicts', '--json'])) as { value: string }[]).filter(
+        (c) => c.value === claim,
+      );
+      expect(conflict).to.deep.include({ kind: 'claimName', value: claim });
     });
   });
 });

@@ -1,4 +1,4 @@
-import type { AuditEvent, JansAttribute } from '../../client/index.js';
+import type { AuditEvent, DefinitionConflict, JansAttribute } from '../../client/index.js';
 
 /** Rows as a plain table: columns padded to their widest cell, two spaces apart. */
 export function table(header: string[], rows: string[][]): string {
@@ -56,6 +56,18 @@ export function historyTable(events: AuditEvent[]): string {
       e.attributes
         ? e.attributes.map((a) => (a.status < 300 ? a.name : `${a.name} (${a.status})`)).join(', ')
         : [...new Set((e.diff ?? []).map((op) => op.path.split('/')[1] ?? ''))].join(', '),
+    ]),
+  );
+}
+
+/** One line per replication conflict: what is held twice, and the definitions (inum and name) holding it. */
+export function conflictTable(conflicts: DefinitionConflict[]): string {
+  return table(
+    ['kind', 'value', 'definitions'],
+    conflicts.map((c) => [
+      c.kind,
+      c.value,
+      c.definitions.map((d) => `${d.inum}${d.name ? ` (${d.name})` : ''}`).join(', '),
     ]),
   );
 }
