@@ -1,32 +1,22 @@
 import type { JansAttribute, JansAttributeInput } from '../../client/index.js';
+import { BOOLEAN_FIELDS, LIST_FIELDS, STRING_FIELDS } from '../../attributes/definition.js';
 import { parseLdif } from '../../directory/ldif.js';
+import { LDAP_NAMES } from '../../ldap/attribute-store.js';
 
 type Kind = 'text' | 'list' | 'boolean' | 'validation';
 
-/** Janssen's LDAP attribute for each JSON field of a definition, in the order an entry is written. */
-const FIELDS: [field: string, ldap: string, kind: Kind][] = [
-  ['name', 'jansAttrName', 'text'],
-  ['displayName', 'displayName', 'text'],
-  ['description', 'description', 'text'],
-  ['dataType', 'jansAttrTyp', 'text'],
-  ['editType', 'jansAttrEditTyp', 'list'],
-  ['viewType', 'jansAttrViewTyp', 'list'],
-  ['usageType', 'jansAttrUsgTyp', 'list'],
-  ['claimName', 'jansClaimName', 'text'],
-  ['status', 'jansStatus', 'text'],
-  ['origin', 'jansAttrOrigin', 'text'],
-  ['saml1Uri', 'jansSAML1URI', 'text'],
-  ['saml2Uri', 'jansSAML2URI', 'text'],
-  ['urn', 'urn', 'text'],
-  ['seeAlso', 'seeAlso', 'text'],
-  ['sourceAttribute', 'jansSourceAttr', 'text'],
-  ['nameIdType', 'jansNameIdTyp', 'text'],
-  ['tooltip', 'jansTooltip', 'text'],
-  ['scimCustomAttr', 'jansScimCustomAttr', 'boolean'],
-  ['oxMultiValuedAttribute', 'jansMultivaluedAttr', 'boolean'],
-  ['jansHideOnDiscovery', 'jansHideOnDiscovery', 'boolean'],
-  ['required', 'jansRequired', 'boolean'],
-  ['attributeValidation', 'jansValidation', 'validation'],
+/**
+ * Janssen's LDAP attribute for each JSON field of a definition (the store's own mapping), in the order an
+ * entry is written. `encrypted` and `predefined` stay out: a registry's own bookkeeping, not a definition's
+ * content to carry elsewhere (`predefined` is set by the standard seed only).
+ */
+const FIELDS: (readonly [field: string, ldap: string, kind: Kind])[] = [
+  ...STRING_FIELDS.map((f) => [f, LDAP_NAMES[f], 'text'] as const),
+  ...LIST_FIELDS.map((f) => [f, LDAP_NAMES[f], 'list'] as const),
+  ...BOOLEAN_FIELDS.filter((f) => f !== 'encrypted' && f !== 'predefined').map(
+    (f) => [f, LDAP_NAMES[f], 'boolean'] as const,
+  ),
+  ['attributeValidation', LDAP_NAMES.attributeValidation, 'validation'],
 ];
 const BY_LDAP_NAME = new Map(FIELDS.map(([field, ldap, kind]) => [ldap.toLowerCase(), { field, kind }]));
 
