@@ -7,15 +7,7 @@ import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import { parseLdif } from '../../src/directory/ldif.js';
 import { ApiError, AttributesClient, type JansAttribute } from '../../src/index.js';
-import {
-  contractProxy,
-  startTestApp,
-  startTestDirectory,
-  tempDir,
-  uniqueName,
-  type ContractProxy,
-  type TestApp,
-} from './harness.js';
+import { contractProxy, tempDir, uniqueName, type ContractProxy, useTestApp } from './harness.js';
 import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,15 +32,12 @@ interface Run {
 }
 
 describe('jans-attrs command line (child processes against the running service)', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const { app, directory } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
   let proxy: ContractProxy;
   let client: AttributesClient;
   let dir: string;
 
   before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
     // The command line talks to the service through this proxy, which checks every answer against the contract.
     proxy = await contractProxy(app.service.url);
     client = new AttributesClient({ baseUrl: app.service.url, token: app.adminToken });
@@ -59,8 +48,6 @@ describe('jans-attrs command line (child processes against the running service)'
   });
   after(async () => {
     await proxy?.close();
-    await app?.stop();
-    await directory?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { Client, ConfidentialityRequiredError } from 'ldapts';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
 import { startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
-import { adminDirectory, call, startTestApp, tempDir } from './harness.js';
+import { adminDirectory, call, startTestApp, tempDir, eventually } from './harness.js';
 
 /** A private CA and a certificate for 127.0.0.1 signed by it, made with openssl. */
 async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
@@ -145,11 +145,11 @@ describe('an external directory that requires StartTLS', () => {
       const port = Number(new URL(slapd.url).port);
       await slapd.stop();
       slapd = await startSlapd({ dataDir: join(dir, 'slapd'), suffix: 'o=jans', tls, port });
-      let status = 0;
-      for (let attempt = 0; attempt < 100 && status !== 200; attempt++) {
-        status = (await call(app, 'GET', '/attributes/08E2', { token: app.adminToken })).status;
-        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      const status = await eventually(
+        'the reconnected pool upgrading its connections again',
+        async () => (await call(app, 'GET', '/attributes/08E2', { token: app.adminToken })).status,
+        (answered) => answered === 200,
+      );
       expect(status, 'the reconnected pool upgraded its connections again').to.equal(200);
     } finally {
       await app.stop();
