@@ -1,22 +1,15 @@
 import { expect } from 'chai';
-import { SCOPE, call, startTestApp, startTestDirectory, type TestApp } from './harness.js';
+import { SCOPE, call, useTestApp } from './harness.js';
 
 describe('reading attribute definitions (real slapd, real HTTP)', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const { app } = useTestApp();
   let token: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let all: any[];
 
   before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd);
     token = app.issuer.token([SCOPE.read]);
     all = (await call(app, 'GET', '/attributes?limit=200', { token })).body.entries;
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
   });
 
   const list = (query: string) => call(app, 'GET', `/attributes${query}`, { token });

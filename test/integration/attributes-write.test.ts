@@ -1,14 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import {
-  SCOPE,
-  call,
-  rawEntry,
-  startTestApp,
-  startTestDirectory,
-  uniqueName,
-  type TestApp,
-} from './harness.js';
+import { SCOPE, call, rawEntry, uniqueName, type TestApp, useTestApp } from './harness.js';
 
 /** A request body shaped like those Janssen's own API tests send (upper-case enums, keys it ignores). */
 const JANSSEN_TEST_BODY = JSON.parse(
@@ -16,23 +8,15 @@ const JANSSEN_TEST_BODY = JSON.parse(
 );
 
 describe('changing attribute definitions (real slapd, real HTTP)', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
+  /** SCHEMA_CHECK=false, so that tests can use names of their own. */
+  const { app, directory, startApp } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
   /** Default configuration: names must exist in the person schema. */
   let checked: TestApp;
-  /** SCHEMA_CHECK=false, so that tests can use names of their own. */
-  let app: TestApp;
   let token: string;
 
   before(async () => {
-    directory = await startTestDirectory();
-    checked = await startTestApp(directory.slapd);
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
+    checked = await startApp();
     token = app.adminToken;
-  });
-  after(async () => {
-    await checked?.stop();
-    await app?.stop();
-    await directory?.stop();
   });
 
   const definition = (overrides: Record<string, unknown> = {}) => ({

@@ -13,8 +13,8 @@ import {
   startTestApp,
   startTestDirectory,
   uniqueName,
-  type TestApp,
   JANSSEN_REQUIRED,
+  useTestApp,
 } from './harness.js';
 import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
@@ -53,17 +53,7 @@ function event(inum: string, n: number): AuditEvent {
 }
 
 describe('the audit trail', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
-
-  before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
-  });
+  const { app, directory } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
 
   const as = (sub: string, scopes = [SCOPE.read, SCOPE.write, SCOPE.delete]) =>
     app.issuer.token(scopes, { subject: sub });

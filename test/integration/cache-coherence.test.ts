@@ -3,33 +3,26 @@ import { Attribute, Change, Client } from 'ldapts';
 import {
   call,
   startTestApp,
-  startTestDirectory,
   uniqueName,
   type TestApp,
   JANSSEN_REQUIRED,
+  useTestApp,
+  eventually,
 } from './harness.js';
 
 /** The promise of the in-memory index: changes made elsewhere show within 1 s, changes made here at once. */
 const WITHIN_MS = 1000;
 
 describe('reads from the in-memory index that stay coherent with the directory', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const { app, directory, startApp, cleanup } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
   let other: TestApp;
   let client: Client;
 
   before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
-    other = await startTestApp(directory.slapd);
+    other = await startApp();
     client = new Client({ url: directory.slapd.url });
+    cleanup(() => client.unbind());
     await client.bind(directory.slapd.bindDn, directory.slapd.password);
-  });
-  after(async () => {
-    await client?.unbind();
-    await app?.stop();
-    await other?.stop();
-    await directory?.stop();
   });
 
   const get = (inum: string) => call(app, 'GET', `/attributes/${inum}`, { token: app.adminToken });
@@ -39,10 +32,7 @@ describe('reads from the in-memory index that stay coherent with the directory',
   /** Polls until `shows()` holds, and says how long that took. */
   async function staleness(shows: () => Promise<boolean>): Promise<number> {
     const started = performance.now();
-    while (!(await shows())) {
-      if (performance.now() - started > 5000) throw new Error('the change never showed');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await eventually('the change showing', shows, Boolean, 5000);
     return performance.now() - started;
   }
 

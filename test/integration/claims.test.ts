@@ -3,26 +3,14 @@ import {
   SCOPE,
   activeWithClaim,
   call,
-  startTestApp,
-  startTestDirectory,
   uniqueName,
   type Reply,
-  type TestApp,
   JANSSEN_REQUIRED,
+  useTestApp,
 } from './harness.js';
 
 describe('claim consistency and the claim mapping', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
-
-  before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
-  });
+  const { app, directory } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
 
   const post = (body: Record<string, unknown>) =>
     call(app, 'POST', '/attributes', {

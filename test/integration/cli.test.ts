@@ -7,16 +7,14 @@ import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
 import { parseLdif } from '../../src/directory/ldif.js';
 import { ApiError, AttributesClient, type JansAttribute } from '../../src/index.js';
-import { eventually } from '../eventually.js';
 import {
   asRoot,
   contractProxy,
-  startTestApp,
-  startTestDirectory,
+  eventually,
   tempDir,
   uniqueName,
   type ContractProxy,
-  type TestApp,
+  useTestApp,
 } from './harness.js';
 import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
@@ -42,15 +40,12 @@ interface Run {
 }
 
 describe('jans-attrs command line (child processes against the running service)', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const { app, directory } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
   let proxy: ContractProxy;
   let client: AttributesClient;
   let dir: string;
 
   before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
     // The command line talks to the service through this proxy, which checks every answer against the contract.
     proxy = await contractProxy(app.service.url);
     client = new AttributesClient({ baseUrl: app.service.url, token: app.adminToken });
@@ -61,8 +56,6 @@ describe('jans-attrs command line (child processes against the running service)'
   });
   after(async () => {
     await proxy?.close();
-    await app?.stop();
-    await directory?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,14 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { API_ROOT, ApiError, AttributesClient, type JansAttributeInput } from '../../src/index.js';
-import {
-  SCOPE,
-  contractFetch,
-  startTestApp,
-  startTestDirectory,
-  uniqueName,
-  type TestApp,
-} from './harness.js';
+import { SCOPE, contractFetch, startTestApp, uniqueName, useTestApp } from './harness.js';
 import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
 /** Runs `action` and returns the ApiError it must throw. */
@@ -23,18 +16,11 @@ async function apiError(action: () => Promise<unknown>): Promise<ApiError> {
 }
 
 describe('AttributesClient (real slapd, real HTTP, real tokens)', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const { app, directory } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
   let client: AttributesClient;
 
   before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
     client = new AttributesClient({ fetch: contractFetch, baseUrl: app.service.url, token: app.adminToken });
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
   });
 
   const definition = (overrides: Partial<JansAttributeInput> = {}): JansAttributeInput => ({

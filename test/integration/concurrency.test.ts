@@ -4,29 +4,21 @@ import {
   activeWithClaim,
   call,
   rawEntry,
-  startTestApp,
-  startTestDirectory,
   uniqueName,
   type TestApp,
   JANSSEN_REQUIRED,
+  useTestApp,
+  eventually,
 } from './harness.js';
 
 describe('concurrent writers: ETags, conditional writes, no lost updates', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
   /** Two instances of the service on one directory, as in a scaled-out deployment. */
-  let a: TestApp;
+  const { app: a, directory, startApp } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
   let b: TestApp;
 
   before(async () => {
-    directory = await startTestDirectory();
     // No read cache: these tests read the final state through either instance right after the writes.
-    a = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
-    b = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
-  });
-  after(async () => {
-    await a?.stop();
-    await b?.stop();
-    await directory?.stop();
+    b = await startApp({ SCHEMA_CHECK: 'false' });
   });
 
   /** Tokens of either instance's issuer only work on that instance. */
@@ -76,14 +68,11 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
   async function listedByBoth(name: string, count: number): Promise<number[]> {
     const totals: number[] = [];
     for (const app of [a, b]) {
-      let total = -1;
-      for (const started = Date.now(); Date.now() - started < 2000;) {
-        const found = await call(app, 'GET', `/attributes?fieldValuePair=name%3D${name}`, as(app));
-        total = found.body.totalEntriesCount;
-        if (total === count) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      totals.push(total);
+      const listed = async () =>
+        (await call(app, 'GET', `/attributes?fieldValuePair=name%3D${name}`, as(app))).body.totalEntriesCount;
+      totals.push(
+        await eventually(`${count} listed under ${name}`, listed, (total) => total === count, 2000),
+      );
     }
     return totals;
   }
@@ -160,14 +149,13 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
    * other's within a poll of the directory.
    */
   async function converged(inum: string) {
-    for (const started = Date.now(); Date.now() - started < 5000;) {
-      const [fromA, fromB] = await Promise.all(
-        [a, b].map((app) => call(app, 'GET', `/attributes/${inum}`, as(app))),
-      );
-      if (fromA?.headers.get('etag') === fromB?.headers.get('etag')) return fromA?.body;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error('the two instances never agreed');
+    const [fromA] = await eventually(
+      'the two instances agreeing',
+      () => Promise.all([a, b].map((app) => call(app, 'GET', `/attributes/${inum}`, as(app)))),
+      ([fromA, fromB]) => fromA?.headers.get('etag') === fromB?.headers.get('etag'),
+      5000,
+    );
+    return fromA?.body;
   }
 
   it('loses no update when concurrent PATCHes through two instances change one definition', async () => {
@@ -423,11 +411,12 @@ describe('concurrent writers: ETags, conditional writes, no lost updates', () =>
     expect((await call(a, 'DELETE', `/attributes/${winner}`, as(a))).status).to.equal(204);
     // Each instance checks the claim against what it knows first; let both learn of the delete.
     for (const app of [a, b]) {
-      const started = Date.now();
-      while ((await call(app, 'GET', `/attributes/${winner}`, as(app))).status !== 404) {
-        expect(Date.now() - started).to.be.below(2000);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await eventually(
+        'the delete known',
+        async () => (await call(app, 'GET', `/attributes/${winner}`, as(app))).status,
+        (status) => status === 404,
+        2000,
+      );
     }
     const activations = await Promise.all(
       dormant.map(({ inum }, i) => {

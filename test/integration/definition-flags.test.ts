@@ -1,26 +1,8 @@
 import { expect } from 'chai';
-import {
-  call,
-  rawEntry,
-  startTestApp,
-  startTestDirectory,
-  uniqueName,
-  type TestApp,
-  JANSSEN_REQUIRED,
-} from './harness.js';
+import { call, rawEntry, uniqueName, JANSSEN_REQUIRED, useTestApp } from './harness.js';
 
 describe('definition flags: predefined, encrypted, one-way multi-valued', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
-
-  before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
-  });
+  const { app, directory } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
 
   const post = (body: Record<string, unknown>) =>
     call(app, 'POST', '/attributes', {

@@ -1,27 +1,10 @@
 import { expect } from 'chai';
 import { Attribute, Change, Client, SubstringFilter, type Filter } from 'ldapts';
 import { startSlapd } from '../../src/directory/slapd.js';
-import {
-  JANSSEN_REQUIRED,
-  call,
-  startTestApp,
-  startTestDirectory,
-  uniqueName,
-  type TestApp,
-} from './harness.js';
+import { JANSSEN_REQUIRED, call, startTestApp, uniqueName, useTestApp, eventually } from './harness.js';
 
 describe('when the directory goes away and comes back', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
-
-  before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd);
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
-  });
+  const { app, directory } = useTestApp();
 
   /** Definitions as slapd holds them, by inum: read directly, not through the service. */
   async function rawDefinitions(filter: Filter) {
@@ -86,11 +69,12 @@ describe('when the directory goes away and comes back', () => {
       }),
     );
     await client.unbind();
-    const changed = Date.now();
-    while ((await call(app, 'GET', '/attributes/08E2', { token })).body.displayName !== 'Unit') {
-      expect(Date.now() - changed, 'the change shows within a second').to.be.below(1100);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await eventually(
+      'the change showing within a second',
+      async () => (await call(app, 'GET', '/attributes/08E2', { token })).body.displayName,
+      (displayName) => displayName === 'Unit',
+      1100,
+    );
   });
 
   it('loses no acknowledged write when the directory stops under load and comes back', async function () {
@@ -116,16 +100,22 @@ describe('when the directory goes away and comes back', () => {
     };
     const load = Promise.all([1, 2, 3, 4].map(writer));
     try {
-      while (acknowledged.length < 20 && statuses.size <= 1) await new Promise((r) => setImmediate(r));
+      await eventually(
+        '20 writes acknowledged, or another status',
+        async () => acknowledged.length >= 20 || statuses.size > 1,
+        Boolean,
+      );
       expect([...statuses]).to.deep.equal([201]);
       await directory.slapd.stop();
-      await new Promise((r) => setTimeout(r, 300));
+      await eventually('a write refused while the directory is down', async () => statuses.has(503), Boolean);
       directory.slapd = await startSlapd({ dataDir: directory.dataDir, suffix: 'o=jans', port });
-      const restarted = Date.now();
       const countAtRestart = acknowledged.length;
-      while (acknowledged.length === countAtRestart && Date.now() - restarted < 2000) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await eventually(
+        'writes succeeding again within 2 s',
+        async () => acknowledged.length,
+        (count) => count > countAtRestart,
+        2000,
+      );
       expect(acknowledged.length, 'writes succeed again within 2 s').to.be.greaterThan(countAtRestart);
     } finally {
       running = false;
@@ -196,9 +186,13 @@ describe('when the directory goes away and comes back', () => {
             }),
           ),
         );
-        // The metrics show the operations that wait, at the cap.
-        await new Promise((done) => setTimeout(done, 300));
-        const pendingMeanwhile = await (await fetch(`${capped.service.url}/metrics`)).text();
+        // The metrics show the operations that wait, at the cap, while they wait (up to the timeout).
+        const pendingMeanwhile = await eventually(
+          'the operations waiting at the cap',
+          async () => (await fetch(`${capped.service.url}/metrics`)).text(),
+          (metrics) => /^ldap_operations_pending 4$/m.test(metrics),
+          1000,
+        );
         const replies = await waiting;
         expect(replies.map((r) => r.status)).to.deep.equal(replies.map(() => 503));
         expect(replies.every((r) => r.headers.get('retry-after'))).to.equal(true);

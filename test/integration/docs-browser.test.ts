@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { chromium, type Browser, type Request } from 'playwright-core';
 import { BEARER_SCHEME, DOCS_CSP, DOCS_ROOT } from '../../src/http/docs.js';
 import { API_ROOT, SERVER_ROOT, loadOpenApiDocument } from '../../src/http/openapi.js';
-import { startTestApp, startTestDirectory, type TestApp } from './harness.js';
+import { useTestApp } from './harness.js';
 
 /** Debian's chromium (scripts/setup --test installs it); no browser is ever downloaded. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -55,19 +55,11 @@ function rawGet(
 
 describe('API docs page (Swagger UI)', function () {
   this.timeout(60_000);
-  let directory: Awaited<ReturnType<typeof startTestDirectory>> | undefined;
-  let app: TestApp;
+  const { app } = useTestApp();
   let docs: string;
 
-  before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd);
+  before(() => {
     docs = `${app.service.url}${DOCS_ROOT}`;
-  });
-
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
   });
 
   it('redirects the bare path to the page', async () => {

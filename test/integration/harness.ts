@@ -18,6 +18,8 @@ import { Directory } from '../../src/ldap/directory.js';
 import { startService, type RunningService } from '../../src/server.js';
 import { upstreamViolations } from './upstream-contract.js';
 
+export { eventually } from '../eventually.js';
+
 export const SCOPE = {
   read: 'https://jans.io/oauth/config/attributes.readonly',
   write: 'https://jans.io/oauth/config/attributes.write',
@@ -42,8 +44,17 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `attr-registry-${prefix}-`));
 }
 
+export interface TestDirectory {
+  /** The slapd running now: a test that restarts it puts the new one here. */
+  slapd: RunningSlapd;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+}
+
 /** A private slapd on a free port, seeded with the project's standard LDIF unless told otherwise. */
-export async function startTestDirectory(options: { seedFiles?: string[]; dataDir?: string } = {}) {
+export async function startTestDirectory(
+  options: { seedFiles?: string[]; dataDir?: string } = {},
+): Promise<TestDirectory> {
   const dataDir = options.dataDir ?? (await tempDir('slapd'));
   const slapd = await startSlapd({ dataDir, suffix: 'o=jans' });
   const directory = adminDirectory(slapd);
@@ -52,7 +63,7 @@ export async function startTestDirectory(options: { seedFiles?: string[]; dataDi
   return {
     slapd,
     dataDir,
-    async stop() {
+    async stop(this: TestDirectory) {
       // A test may have restarted slapd: stop the one running now.
       await this.slapd.stop();
       await rm(dataDir, { recursive: true, force: true });
@@ -365,4 +376,83 @@ export async function contractProxy(target: string): Promise<ContractProxy> {
 /** A name no other test uses. */
 export function uniqueName(prefix = 't'): string {
   return `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+}
+
+/** The environment of an app: fixed, or made from the suite's slapd once it runs. */
+export type AppEnv = Record<string, string> | ((slapd: RunningSlapd) => Record<string, string>);
+
+export interface DirectoryFixture {
+  /** The suite's directory, filled in by the fixture's `before` hook. */
+  readonly directory: TestDirectory;
+  /** Another instance of the service on the suite's directory, stopped after the suite unless a test stops it. */
+  startApp(env?: AppEnv, log?: Logger): Promise<TestApp>;
+  /**
+   * Has `stop` run after the suite, before what was started earlier (last started, first stopped): for
+   * what a suite opens on the directory or the apps, such as a client bound to it.
+   */
+  cleanup(stop: () => Promise<void>): void;
+}
+
+export interface AppFixture extends DirectoryFixture {
+  /** The suite's service, filled in by the fixture's `before` hook. */
+  readonly app: TestApp;
+}
+
+export interface FixtureOptions {
+  seedFiles?: string[];
+  /** Runs on the seeded directory before any app starts (a suite's own entries). */
+  prepare?: (directory: TestDirectory) => Promise<void>;
+  /** For the set-up hook, when the suite's set-up takes longer than a test may. */
+  timeout?: number;
+}
+
+/**
+ * Registers the mocha hooks of a suite that needs a directory of its own: a seeded slapd started before
+ * the suite's tests and stopped after them, once the apps started on it are. What it returns is filled
+ * in place, so that the suite's closures can hold it from the start.
+ */
+export function useTestDirectory(options: FixtureOptions = {}): DirectoryFixture {
+  const directory = {} as TestDirectory;
+  const stops: (() => Promise<void>)[] = [];
+  const cleanup = (stop: () => Promise<void>) => {
+    stops.push(stop);
+  };
+  before(async function () {
+    if (options.timeout) this.timeout(options.timeout);
+    Object.assign(directory, await startTestDirectory({ seedFiles: options.seedFiles }));
+    cleanup(() => directory.stop());
+    await options.prepare?.(directory);
+  });
+  after(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  });
+  return {
+    directory,
+    cleanup,
+    async startApp(env = {}, log) {
+      const app = await startTestApp(
+        directory.slapd,
+        typeof env === 'function' ? env(directory.slapd) : env,
+        log,
+      );
+      let stopped: Promise<void> | undefined;
+      const stop = () => (stopped ??= app.stop());
+      cleanup(stop);
+      return { ...app, stop };
+    },
+  };
+}
+
+/**
+ * Registers the mocha hooks of a suite that tests the service on a directory of its own: the directory
+ * as `useTestDirectory` starts it, and the app with this environment started on it before the tests.
+ */
+export function useTestApp(options: FixtureOptions & { env?: AppEnv; log?: Logger } = {}): AppFixture {
+  const fixture = useTestDirectory(options);
+  const app = {} as TestApp;
+  before(async function () {
+    if (options.timeout) this.timeout(options.timeout);
+    Object.assign(app, await fixture.startApp(options.env, options.log));
+  });
+  return { ...fixture, app };
 }

@@ -3,23 +3,16 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Client } from 'ldapts';
 import { API_ROOT } from '../../src/http/openapi.js';
-import { assertMatchesContract, call, startTestApp, startTestDirectory, type TestApp } from './harness.js';
+import { assertMatchesContract, call, useTestApp } from './harness.js';
 
 describe('hostile and broken input', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const { app, directory, cleanup } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
   let client: Client;
 
   before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
     client = new Client({ url: directory.slapd.url });
+    cleanup(() => client.unbind());
     await client.bind(directory.slapd.bindDn, directory.slapd.password);
-  });
-  after(async () => {
-    await client?.unbind();
-    await app?.stop();
-    await directory?.stop();
   });
 
   /**

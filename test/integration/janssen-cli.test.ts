@@ -1,14 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import {
-  assertMatchesContract,
-  call,
-  startTestApp,
-  startTestDirectory,
-  uniqueName,
-  type Reply,
-  type TestApp,
-} from './harness.js';
+import { assertMatchesContract, call, uniqueName, type Reply, useTestApp } from './harness.js';
 import { upstreamPatchBodyViolations } from './upstream-contract.js';
 
 /**
@@ -30,15 +22,15 @@ import { upstreamPatchBodyViolations } from './upstream-contract.js';
  * service would have it.
  */
 describe('Janssen’s command line, request for request', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  // Janssen's own test body names testAttribute, which is not in the person schema here.
+  const { app, cleanup } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
   let paths: Map<string, { method: string; path: string; contentType?: string }>;
   const created: string[] = [];
 
   before(async () => {
-    directory = await startTestDirectory();
-    // Janssen's own test body names testAttribute, which is not in the person schema here.
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
+    cleanup(async () => {
+      for (const inum of created) await call(app, 'DELETE', `/attributes/${inum}`, { token: app.adminToken });
+    });
     const document = (await (await fetch(`${app.service.url}/jans-config-api/openapi.json`)).json()) as {
       paths: Record<
         string,
@@ -53,11 +45,6 @@ describe('Janssen’s command line, request for request', () => {
         paths.set(operation.operationId, { method: method.toUpperCase(), path, contentType });
       }
     }
-  });
-  after(async () => {
-    for (const inum of created) await call(app, 'DELETE', `/attributes/${inum}`, { token: app.adminToken });
-    await app?.stop();
-    await directory?.stop();
   });
 
   /** Python's json.dumps with its default separators and ASCII escapes. */

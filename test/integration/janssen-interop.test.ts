@@ -2,15 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseLdif } from '../../src/directory/ldif.js';
-import {
-  asRoot,
-  call,
-  rawEntry,
-  startTestApp,
-  startTestDirectory,
-  uniqueName,
-  type TestApp,
-} from './harness.js';
+import { asRoot, call, rawEntry, uniqueName, useTestApp } from './harness.js';
 
 /** Janssen's seed definitions in the layout a Janssen deployment writes (see the fixture's header). */
 const JANSSEN_LDIF = fileURLToPath(new URL('../fixtures/janssen/attributes.ldif', import.meta.url));
@@ -18,19 +10,9 @@ const BASE_LDIF = fileURLToPath(new URL('../../ldif/base.ldif', import.meta.url)
 const OUR_SEED = fileURLToPath(new URL('../../ldif/attributes.ldif', import.meta.url));
 
 describe('serving a directory that Janssen made', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const { app, directory } = useTestApp({ seedFiles: [BASE_LDIF, JANSSEN_LDIF] });
   const reference = parseLdif(readFileSync(JANSSEN_LDIF, 'utf8'), JANSSEN_LDIF);
   const one = (entry: (typeof reference)[number], name: string) => entry.attributes.get(name)?.[0];
-
-  before(async () => {
-    directory = await startTestDirectory({ seedFiles: [BASE_LDIF, JANSSEN_LDIF] });
-    app = await startTestApp(directory.slapd);
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
-  });
 
   it('lists all 71 of Janssen’s definitions with their values', async () => {
     const { body } = await call(app, 'GET', '/attributes?limit=200', { token: app.adminToken });

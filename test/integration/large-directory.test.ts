@@ -10,10 +10,10 @@ import {
   adminDirectory,
   call,
   startTestApp,
-  startTestDirectory,
   tempDir,
   type TestApp,
   JANSSEN_REQUIRED,
+  useTestApp,
 } from './harness.js';
 
 const EXTRA = 1500;
@@ -40,20 +40,13 @@ function generated(count = EXTRA): string {
 }
 
 describe('a directory larger than one page of search results', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
-
-  before(async function () {
-    this.timeout(60_000);
-    directory = await startTestDirectory();
-    const admin = adminDirectory(directory.slapd);
-    await seed(admin, parseLdif(generated(), 'generated'));
-    await admin.close();
-    app = await startTestApp(directory.slapd);
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
+  const { app } = useTestApp({
+    timeout: 60_000,
+    async prepare(directory) {
+      const admin = adminDirectory(directory.slapd);
+      await seed(admin, parseLdif(generated(), 'generated'));
+      await admin.close();
+    },
   });
 
   it('answers concurrent list requests that each need several result pages', async () => {

@@ -5,23 +5,19 @@ import type { AttributeDefinition, StoredAttribute } from '../../src/attributes/
 import { ConflictError } from '../../src/errors.js';
 import { LdapAttributeStore } from '../../src/ldap/attribute-store.js';
 import { NameClaims } from '../../src/ldap/name-claims.js';
-import { adminDirectory, rawEntry, startTestDirectory } from './harness.js';
+import { adminDirectory, rawEntry, useTestDirectory } from './harness.js';
 
 /**
  * Name claims against a real slapd, with the order of two writers' steps fixed by the `holds` callback
  * (which the claim asks between reading a claim and taking it over).
  */
 describe('name claims', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
+  const { directory, cleanup } = useTestDirectory();
   let ldap: Directory;
 
-  before(async () => {
-    directory = await startTestDirectory();
+  before(() => {
     ldap = adminDirectory(directory.slapd);
-  });
-  after(async () => {
-    await ldap?.close();
-    await directory?.stop();
+    cleanup(() => ldap.close());
   });
 
   const x = 'inum=X,ou=attributes,o=jans';

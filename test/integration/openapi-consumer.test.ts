@@ -1,13 +1,5 @@
 import { expect } from 'chai';
-import {
-  SCOPE,
-  assertMatchesContract,
-  call,
-  startTestApp,
-  startTestDirectory,
-  type Reply,
-  type TestApp,
-} from './harness.js';
+import { SCOPE, assertMatchesContract, call, type Reply, useTestApp } from './harness.js';
 import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
 interface Parameter {
@@ -33,16 +25,13 @@ const METHODS = ['get', 'put', 'post', 'patch', 'delete'];
  * path parameters filled in, and call it.
  */
 describe('the served OpenAPI document, as a generic client reads it', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const { app, directory } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
   let documentUrl: string;
   let document: Document;
   /** A value for each path parameter, naming something that exists. */
   let values: (path: string, name: string) => string;
 
   before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
     documentUrl = `${app.service.url}/jans-config-api/openapi.json`;
     const response = await fetch(documentUrl);
     expect(response.headers.get('content-type')).to.equal('application/json');
@@ -59,10 +48,6 @@ describe('the served OpenAPI document, as a generic client reads it', () => {
       if (name === 'inum') return path.includes('/scopes/') ? '43F1' : '08E2';
       return { userInum: user, sessionId: session, name: 'nickname' }[name] ?? '';
     };
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
   });
 
   /** Every operation of the document: its method, its path template and the URL a consumer makes of it. */

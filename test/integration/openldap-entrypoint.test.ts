@@ -12,7 +12,7 @@ import {
   type SlapdConfig,
 } from '../../src/directory/slapd-config.js';
 import { createConfigDir, findSlapd, freePort, type RunningSlapd } from '../../src/directory/slapd.js';
-import { SCOPE, call, startTestApp, tempDir, uniqueName, JANSSEN_REQUIRED } from './harness.js';
+import { SCOPE, call, startTestApp, tempDir, uniqueName, JANSSEN_REQUIRED, eventually } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 'entrypoint-test-password';
@@ -92,7 +92,7 @@ describe('the openldap container entrypoint, run without a container', () => {
     const child = spawn('sh', [join(ROOT, 'docker/openldap/entrypoint.sh')], { env: startEnv });
     let log = '';
     child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    for (let attempt = 0; attempt < 200; attempt++) {
+    const answers = async () => {
       if (child.exitCode !== null) throw new Error(`the entrypoint exited: ${log}`);
       const client = new Client({ url: startUrl, connectTimeout: 200, timeout: 500 });
       const answered = await client.search('', { scope: 'base' }).then(
@@ -100,11 +100,16 @@ describe('the openldap container entrypoint, run without a container', () => {
         () => false,
       );
       await client.unbind().catch(() => undefined);
-      if (answered) return { child, log: () => log };
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      return answered;
+    };
+    try {
+      await eventually(`slapd answering on ${startUrl}`, answers, Boolean, 15_000);
+    } catch (error) {
+      if (child.exitCode !== null) throw error;
+      child.kill('SIGKILL');
+      throw new Error(`slapd did not answer on ${startUrl}: ${log}`, { cause: error });
     }
-    child.kill('SIGKILL');
-    throw new Error(`slapd did not answer on ${startUrl}: ${log}`);
+    return { child, log: () => log };
   }
 
   async function stop(child: ChildProcess): Promise<void> {
@@ -156,13 +161,13 @@ describe('the openldap container entrypoint, run without a container', () => {
         await client.bind('cn=admin,o=jans', PASSWORD);
         await client.del(created.dn);
         await client.unbind();
-        const deleted = Date.now();
-        while (
-          (await call(app, 'GET', `/attributes?pattern=${name}`, { token })).body.totalEntriesCount !== 0
-        ) {
-          expect(Date.now() - deleted, 'the delete shows within a second').to.be.below(1000);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        await eventually(
+          'the delete showing within a second',
+          async () =>
+            (await call(app, 'GET', `/attributes?pattern=${name}`, { token })).body.totalEntriesCount,
+          (total) => total === 0,
+          1000,
+        );
       } finally {
         await app.stop();
       }
@@ -277,15 +282,11 @@ describe('the openldap container entrypoint, run without a container', () => {
               .search(base, { scope: 'one', filter, attributes: ['1.1'] })
               .catch(() => ({ searchEntries: [] }))
           ).searchEntries.length;
-        const deadline = Date.now() + 10_000;
         const arrived = async () =>
           (await count('ou=attributes,o=jans', `(inum=${inum})`)) === 1 &&
           (await count('ou=attributeNames,o=jans', `(cn=${name.toLowerCase()})`)) === 1 &&
           (await count('ou=audit,o=jans', `(registryAuditTarget=${inum})`)) === 1;
-        while (!(await arrived())) {
-          expect(Date.now(), 'the second provider has all three within 10 s').to.be.below(deadline);
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await eventually('the second provider having all three within 10 s', arrived, Boolean, 10_000);
       } finally {
         await reader.unbind();
       }

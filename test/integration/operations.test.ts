@@ -18,11 +18,12 @@ import {
   SCOPE,
   call,
   startTestApp,
-  startTestDirectory,
   tempDir,
   uniqueName,
   type TestApp,
   JANSSEN_REQUIRED,
+  useTestApp,
+  eventually,
 } from './harness.js';
 
 /**
@@ -39,15 +40,15 @@ async function startSlapdWithoutSchema(dir: string): Promise<RunningSlapd> {
   const child = spawn(slapd, ['-F', configDir, '-h', `${url}/`, '-d', 'none'], { stdio: 'ignore' });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const client = new Client({ url, connectTimeout: 500 });
-  for (let tries = 0; ; tries++) {
-    try {
-      await client.bind('cn=admin,o=jans', password);
-      break;
-    } catch (error) {
-      if (tries > 200) throw error;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+  await eventually(
+    'the directory without the schema accepting a bind',
+    () =>
+      client.bind('cn=admin,o=jans', password).then(
+        () => true,
+        () => false,
+      ),
+    Boolean,
+  );
   await client.add('o=jans', { objectClass: ['organization'], o: ['jans'] });
   await client.add('ou=attributes,o=jans', { objectClass: ['organizationalUnit'], ou: ['attributes'] });
   await client.unbind();
@@ -67,24 +68,14 @@ async function startSlapdWithoutSchema(dir: string): Promise<RunningSlapd> {
 }
 
 describe('what operators see: health, request ids, metrics, logs', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
   const lines: string[] = [];
-
-  before(async () => {
-    directory = await startTestDirectory();
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString().split('\n').filter(Boolean));
-        done();
-      },
-    });
-    app = await startTestApp(directory.slapd, {}, pino({ level: 'info' }, sink));
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
   });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
-  });
+  const { app, directory } = useTestApp({ log: pino({ level: 'info' }, sink) });
 
   const plain = (path: string, headers: Record<string, string> = {}) =>
     fetch(`${app.service.url}${path}`, { headers });
@@ -153,11 +144,14 @@ describe('what operators see: health, request ids, metrics, logs', () => {
       });
       expect(write.status).to.equal(503);
       // A connection the service has not yet seen close fails its operation instead; the next one binds.
-      let text = '';
-      for (let i = 0; i < 10 && !failedBinds.test(text); i++) {
-        expect((await plain('/health/ready')).status).to.equal(503);
-        text = await (await plain('/metrics')).text();
-      }
+      const text = await eventually(
+        'a failed bind counted',
+        async () => {
+          expect((await plain('/health/ready')).status).to.equal(503);
+          return (await plain('/metrics')).text();
+        },
+        (metrics) => failedBinds.test(metrics),
+      );
       expect(text).to.match(failedBinds);
     } finally {
       directory.slapd = await startSlapd({ dataDir: directory.dataDir, suffix: 'o=jans', port });

@@ -7,7 +7,6 @@ import { toWire } from '../../src/attributes/definition.js';
 import { STANDARD_LDIF, readLdifFiles, seed } from '../../src/directory/seed.js';
 import { LdapAttributeStore } from '../../src/ldap/attribute-store.js';
 import { freePort, startSlapd, type RunningSlapd } from '../../src/directory/slapd.js';
-import { eventually } from '../eventually.js';
 import {
   JANSSEN_REQUIRED,
   adminDirectory,
@@ -16,146 +15,8 @@ import {
   tempDir,
   uniqueName,
   type TestApp,
+  eventually,
 } from './harness.js';
-
-describe('two directory providers replicating each other, one service instance on each', () => {
-  const providers: RunningSlapd[] = [];
-  const dirs: string[] = [];
-  let a: TestApp;
-  let b: TestApp;
-
-  before(async () => {
-    const ports = [await freePort(), await freePort()];
-    const urls = ports.map((p) => `ldap://127.0.0.1:${p}`);
-    for (const [i, port] of ports.entries()) {
-      const dataDir = await tempDir(`provider-${i}`);
-      dirs.push(dataDir);
-      providers.push(
-        await startSlapd({
-          dataDir,
-          suffix: 'o=jans',
-          port,
-          password: 'shared-test-secret',
-          replication: { serverId: i + 1, peers: urls.filter((_, j) => j !== i) },
-        }),
-      );
-    }
-    const [first, second] = providers as [RunningSlapd, RunningSlapd];
-    const directory = adminDirectory(first);
-    await seed(directory, await readLdifFiles(STANDARD_LDIF));
-    await directory.close();
-    a = await startTestApp(first, { SCHEMA_CHECK: 'false' });
-    b = await startTestApp(second, { SCHEMA_CHECK: 'false' });
-    const reader = new Client({ url: second.url });
-    await reader.bind(second.bindDn, second.password);
-    await eventually(
-      'the seed reaching the second provider',
-      async () =>
-        (
-          await reader
-            .search('ou=attributes,o=jans', { scope: 'one', attributes: ['1.1'] })
-            .catch(() => ({ searchEntries: [] }))
-        ).searchEntries.length,
-      (n) => n === 71,
-    );
-    await reader.unbind();
-  });
-  after(async () => {
-    await a?.stop();
-    await b?.stop();
-    for (const p of providers) await p.stop();
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
-  });
-
-  it('shows a write made through one instance on the other within a bounded time', async () => {
-    const started = Date.now();
-    const created = await call(a, 'POST', '/attributes', {
-      token: a.adminToken,
-      body: { ...JANSSEN_REQUIRED, name: 'replicated_one', displayName: 'Replicated', dataType: 'string' },
-    });
-    expect(created.status).to.equal(201);
-    const seen = await eventually(
-      'the new definition on instance B',
-      () => call(b, 'GET', `/attributes/${created.body.inum}`, { token: b.adminToken }),
-      (r) => r.status === 200,
-      5000,
-    );
-    expect(seen.body.name).to.equal('replicated_one');
-    expect(seen.headers.get('etag'), 'the same state has the same ETag on both').to.equal(
-      created.headers.get('etag'),
-    );
-    expect(Date.now() - started).to.be.below(5000);
-  });
-
-  it('carries the name claim and the audit record, kept in databases of their own, to the other provider', async () => {
-    const created = await call(a, 'POST', '/attributes', {
-      token: a.adminToken,
-      body: { ...JANSSEN_REQUIRED, name: 'replicated_three', displayName: 'Claimed', dataType: 'string' },
-    });
-    expect(created.status).to.equal(201);
-    const second = providers[1] as RunningSlapd;
-    const reader = new Client({ url: second.url });
-    await reader.bind(second.bindDn, second.password);
-    try {
-      const found = (base: string, filter: string) => async () =>
-        (
-          await reader
-            .search(base, { scope: 'one', filter, attributes: ['seeAlso'] })
-            .catch(() => ({ searchEntries: [] }))
-        ).searchEntries;
-      const claim = await eventually(
-        'the claim on the second provider',
-        found('ou=attributeNames,o=jans', '(cn=replicated_three)'),
-        (entries) => entries.length === 1,
-      );
-      expect(String(claim[0]?.seeAlso)).to.match(new RegExp(`^inum=${created.body.inum},`, 'i'));
-      await eventually(
-        'the audit record on the second provider',
-        found('ou=audit,o=jans', `(registryAuditTarget=${created.body.inum})`),
-        (entries) => entries.length === 1,
-      );
-    } finally {
-      await reader.unbind();
-    }
-    const again = await call(b, 'POST', '/attributes', {
-      token: b.adminToken,
-      body: { ...JANSSEN_REQUIRED, name: 'replicated_three', displayName: 'Twice', dataType: 'string' },
-    });
-    expect(again.status, 'the name is taken on the other instance too').to.equal(409);
-  });
-
-  it('refuses, through the other instance, a change based on a state that has been replaced', async () => {
-    const created = await call(a, 'POST', '/attributes', {
-      token: a.adminToken,
-      body: { ...JANSSEN_REQUIRED, name: 'replicated_two', displayName: 'Before', dataType: 'string' },
-    });
-    const path = `/attributes/${created.body.inum}`;
-    const stale = created.headers.get('etag') ?? '';
-    await eventually(
-      'the definition on B',
-      () => call(b, 'GET', path, { token: b.adminToken }),
-      (r) => r.status === 200,
-    );
-    const changed = await call(a, 'PATCH', path, {
-      token: a.adminToken,
-      body: [{ op: 'replace', path: '/displayName', value: 'Changed on A' }],
-    });
-    const fresh = changed.headers.get('etag');
-    await eventually(
-      'the change reaching B',
-      () => call(b, 'GET', path, { token: b.adminToken }),
-      (r) => r.headers.get('etag') === fresh,
-    );
-    const lost = await call(b, 'PATCH', path, {
-      token: b.adminToken,
-      headers: { 'if-match': stale },
-      body: [{ op: 'replace', path: '/displayName', value: 'Would overwrite' }],
-    });
-    expect(lost.status).to.equal(412);
-    expect(lost.headers.get('etag')).to.equal(fresh);
-    expect((await call(a, 'GET', path, { token: a.adminToken })).body.displayName).to.equal('Changed on A');
-  });
-});
 
 /** Two providers replicating each other, on fixed ports so that either can be restarted where it was. */
 class Providers {
@@ -232,6 +93,113 @@ class Providers {
     for (const d of this.dirs) await rm(d, { recursive: true, force: true });
   }
 }
+
+describe('two directory providers replicating each other, one service instance on each', () => {
+  const providers = new Providers();
+  let a: TestApp;
+  let b: TestApp;
+
+  before(async () => {
+    await providers.start();
+    const [first, second] = providers.running as [RunningSlapd, RunningSlapd];
+    a = await startTestApp(first, { SCHEMA_CHECK: 'false' });
+    b = await startTestApp(second, { SCHEMA_CHECK: 'false' });
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await providers.stop();
+  });
+
+  it('shows a write made through one instance on the other within a bounded time', async () => {
+    const started = Date.now();
+    const created = await call(a, 'POST', '/attributes', {
+      token: a.adminToken,
+      body: { ...JANSSEN_REQUIRED, name: 'replicated_one', displayName: 'Replicated', dataType: 'string' },
+    });
+    expect(created.status).to.equal(201);
+    const seen = await eventually(
+      'the new definition on instance B',
+      () => call(b, 'GET', `/attributes/${created.body.inum}`, { token: b.adminToken }),
+      (r) => r.status === 200,
+      5000,
+    );
+    expect(seen.body.name).to.equal('replicated_one');
+    expect(seen.headers.get('etag'), 'the same state has the same ETag on both').to.equal(
+      created.headers.get('etag'),
+    );
+    expect(Date.now() - started).to.be.below(5000);
+  });
+
+  it('carries the name claim and the audit record, kept in databases of their own, to the other provider', async () => {
+    const created = await call(a, 'POST', '/attributes', {
+      token: a.adminToken,
+      body: { ...JANSSEN_REQUIRED, name: 'replicated_three', displayName: 'Claimed', dataType: 'string' },
+    });
+    expect(created.status).to.equal(201);
+    const second = providers.running[1] as RunningSlapd;
+    const reader = new Client({ url: second.url });
+    await reader.bind(second.bindDn, second.password);
+    try {
+      const found = (base: string, filter: string) => async () =>
+        (
+          await reader
+            .search(base, { scope: 'one', filter, attributes: ['seeAlso'] })
+            .catch(() => ({ searchEntries: [] }))
+        ).searchEntries;
+      const claim = await eventually(
+        'the claim on the second provider',
+        found('ou=attributeNames,o=jans', '(cn=replicated_three)'),
+        (entries) => entries.length === 1,
+      );
+      expect(String(claim[0]?.seeAlso)).to.match(new RegExp(`^inum=${created.body.inum},`, 'i'));
+      await eventually(
+        'the audit record on the second provider',
+        found('ou=audit,o=jans', `(registryAuditTarget=${created.body.inum})`),
+        (entries) => entries.length === 1,
+      );
+    } finally {
+      await reader.unbind();
+    }
+    const again = await call(b, 'POST', '/attributes', {
+      token: b.adminToken,
+      body: { ...JANSSEN_REQUIRED, name: 'replicated_three', displayName: 'Twice', dataType: 'string' },
+    });
+    expect(again.status, 'the name is taken on the other instance too').to.equal(409);
+  });
+
+  it('refuses, through the other instance, a change based on a state that has been replaced', async () => {
+    const created = await call(a, 'POST', '/attributes', {
+      token: a.adminToken,
+      body: { ...JANSSEN_REQUIRED, name: 'replicated_two', displayName: 'Before', dataType: 'string' },
+    });
+    const path = `/attributes/${created.body.inum}`;
+    const stale = created.headers.get('etag') ?? '';
+    await eventually(
+      'the definition on B',
+      () => call(b, 'GET', path, { token: b.adminToken }),
+      (r) => r.status === 200,
+    );
+    const changed = await call(a, 'PATCH', path, {
+      token: a.adminToken,
+      body: [{ op: 'replace', path: '/displayName', value: 'Changed on A' }],
+    });
+    const fresh = changed.headers.get('etag');
+    await eventually(
+      'the change reaching B',
+      () => call(b, 'GET', path, { token: b.adminToken }),
+      (r) => r.headers.get('etag') === fresh,
+    );
+    const lost = await call(b, 'PATCH', path, {
+      token: b.adminToken,
+      headers: { 'if-match': stale },
+      body: [{ op: 'replace', path: '/displayName', value: 'Would overwrite' }],
+    });
+    expect(lost.status).to.equal(412);
+    expect(lost.headers.get('etag')).to.equal(fresh);
+    expect((await call(a, 'GET', path, { token: a.adminToken })).body.displayName).to.equal('Changed on A');
+  });
+});
 
 const byInum = (all: unknown[]) =>
   [...all].sort((x, y) => {
@@ -386,6 +354,7 @@ describe('two replicating providers through faults', () => {
       while (reading) {
         reads.push((await call(f, 'GET', '/attributes?limit=1', { token: f.adminToken })).status);
         reads.push((await fetch(`${f.service.url}/health/ready`)).status);
+        // A reader's pace, not a wait for a condition: it samples what clients see all through the faults.
         await new Promise((done) => setTimeout(done, 50));
       }
     })();

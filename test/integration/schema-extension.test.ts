@@ -1,37 +1,32 @@
 import { expect } from 'chai';
 import { Attribute, Change, Client } from 'ldapts';
+import type { RunningSlapd } from '../../src/directory/slapd.js';
 import { readSubschema } from '../../src/ldap/schema.js';
 import {
   SCOPE,
   adminDirectory,
   call,
   startTestApp,
-  startTestDirectory,
   uniqueName,
   type TestApp,
+  useTestApp,
 } from './harness.js';
 
 /** A unique name that is also a valid LDAP attribute type name. */
 const typeName = (prefix: string) => uniqueName(prefix).replace('_', '');
 
 describe('schema preflight and extension', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const config = (slapd: RunningSlapd) => ({
+    LDAP_CONFIG_BIND_DN: slapd.configDn,
+    LDAP_CONFIG_BIND_PASSWORD: slapd.password,
+  });
+  const { app, directory, startApp } = useTestApp({
+    env: (slapd) => ({ ...config(slapd), SCHEMA_EXTENSION: 'true' }),
+  });
   let locked: TestApp;
 
   before(async () => {
-    directory = await startTestDirectory();
-    const config = {
-      LDAP_CONFIG_BIND_DN: directory.slapd.configDn,
-      LDAP_CONFIG_BIND_PASSWORD: directory.slapd.password,
-    };
-    app = await startTestApp(directory.slapd, { ...config, SCHEMA_EXTENSION: 'true' });
-    locked = await startTestApp(directory.slapd, { ...config, SCHEMA_EXTENSION: 'false' });
-  });
-  after(async () => {
-    await app?.stop();
-    await locked?.stop();
-    await directory?.stop();
+    locked = await startApp({ ...config(directory.slapd), SCHEMA_EXTENSION: 'false' });
   });
 
   const definition = (name: string, extra: Record<string, unknown> = {}) => ({

@@ -5,11 +5,9 @@ import {
   adminDirectory,
   call,
   rawEntry,
-  startTestApp,
-  startTestDirectory,
   uniqueName,
-  type TestApp,
   JANSSEN_REQUIRED,
+  useTestApp,
 } from './harness.js';
 
 const SCOPES = {
@@ -18,22 +16,17 @@ const SCOPES = {
 };
 
 describe('scopes and where definitions are used', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const { app, directory } = useTestApp({
+    env: (slapd) => ({
+      SCHEMA_EXTENSION: 'true',
+      LDAP_CONFIG_BIND_DN: slapd.configDn,
+      LDAP_CONFIG_BIND_PASSWORD: slapd.password,
+    }),
+  });
   let token: string;
 
   before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, {
-      SCHEMA_EXTENSION: 'true',
-      LDAP_CONFIG_BIND_DN: directory.slapd.configDn,
-      LDAP_CONFIG_BIND_PASSWORD: directory.slapd.password,
-    });
     token = app.issuer.token([SCOPE.read, SCOPE.write, SCOPE.delete, SCOPES.read, SCOPES.write]);
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
   });
 
   /** A new definition of an existing person attribute type, released by a new claim. */

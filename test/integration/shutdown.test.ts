@@ -18,6 +18,7 @@ import {
   tempDir,
   uniqueName,
   type Reply,
+  eventually,
 } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -229,10 +230,7 @@ describe('graceful shutdown', () => {
       const unbinding = tap.next(UNBIND_REQUEST);
       child.kill('SIGTERM');
       const signalled = Date.now();
-      while (!(await refuses(port))) {
-        expect(Date.now() - signalled, 'new connections refused soon after SIGTERM').to.be.below(5000);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await eventually('new connections refused soon after SIGTERM', () => refuses(port), Boolean, 5000);
       expect(answered, 'the write is still in flight while new connections are refused').to.equal(false);
       expect(child.exitCode, 'still running while a request is in flight').to.equal(null);
 

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import jwt from 'jsonwebtoken';
-import { SCOPE, call, startTestApp, startTestDirectory, type TestApp } from './harness.js';
+import { SCOPE, call, startTestApp, type TestApp, useTestApp, useTestDirectory } from './harness.js';
 
 const ISSUER = 'https://as.test';
 const AUDIENCE = 'attribute-registry';
@@ -109,15 +109,15 @@ class AuthorizationServer {
 }
 
 describe('bearer tokens as real deployments issue them (JWKS and introspection)', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
+  const { directory, startApp, cleanup } = useTestDirectory();
   let as: AuthorizationServer;
   let app: TestApp;
   let env: Record<string, string>;
   const read = { scope: SCOPE.read };
 
   before(async () => {
-    directory = await startTestDirectory();
     as = new AuthorizationServer();
+    cleanup(() => as.stop());
     const base = await as.start();
     env = {
       JWT_PUBLIC_KEY_FILE: '',
@@ -129,12 +129,7 @@ describe('bearer tokens as real deployments issue them (JWKS and introspection)'
       INTROSPECTION_CLIENT_SECRET: 'client-secret',
       INTROSPECTION_CACHE_TTL_S: '60',
     };
-    app = await startTestApp(directory.slapd, env);
-  });
-  after(async () => {
-    await app?.stop();
-    await as?.stop();
-    await directory?.stop();
+    app = await startApp(env);
   });
 
   const get = (token: string | undefined, headers: Record<string, string> = {}) =>
@@ -316,17 +311,7 @@ describe('bearer tokens as real deployments issue them (JWKS and introspection)'
 
 describe('bearer tokens with a shared development secret (HS256)', () => {
   const secret = 'a-development-secret-of-at-least-32-chars';
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
-
-  before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { JWT_PUBLIC_KEY_FILE: '', JWT_SECRET: secret });
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
-  });
+  const { app } = useTestApp({ env: { JWT_PUBLIC_KEY_FILE: '', JWT_SECRET: secret } });
 
   it('accepts tokens signed with the secret, and nothing else', async () => {
     const claims = { scope: SCOPE.read, exp: now() + 60 };

@@ -2,40 +2,20 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { eventually } from '../eventually.js';
-import { call, rawEntry, startTestApp, startTestDirectory, type TestApp } from './harness.js';
+import { call, rawEntry, type TestApp, useTestDirectory, eventually } from './harness.js';
 import { VALUE_SCOPE, newUser } from './values-fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const key = () => randomBytes(32).toString('base64');
 
 describe('value expiry and encryption at rest', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  const apps: TestApp[] = [];
+  /** The apps the tests start here are stopped after the suite, unless a test stops them. */
+  const { directory, startApp } = useTestDirectory();
   const k1 = key();
   const k2 = key();
 
-  before(async () => {
-    directory = await startTestDirectory();
-  });
-  after(async () => {
-    for (const app of apps) await app.stop().catch(() => undefined);
-    await directory?.stop();
-  });
-
-  async function start(env: Record<string, string> = {}): Promise<TestApp> {
-    const app = await startTestApp(directory.slapd, {
-      SCHEMA_CHECK: 'false',
-      VALUE_PURGE_INTERVAL_S: '1',
-      ...env,
-    });
-    apps.push(app);
-    return app;
-  }
-  async function stop(app: TestApp) {
-    apps.splice(apps.indexOf(app), 1);
-    await app.stop();
-  }
+  const start = (env: Record<string, string> = {}) =>
+    startApp({ SCHEMA_CHECK: 'false', VALUE_PURGE_INTERVAL_S: '1', ...env });
   const admin = (app: TestApp) =>
     app.issuer.token([VALUE_SCOPE.userRead, VALUE_SCOPE.userWrite, VALUE_SCOPE.userDelete]);
   const dnOf = (inum: string) => `inum=${inum},ou=people,o=jans`;
@@ -81,7 +61,7 @@ describe('value expiry and encryption at rest', () => {
       const raw = await rawEntry(directory.slapd, dnOf(inum));
       expect(raw.middleName).to.deep.equal(['lasting']);
       expect(raw.registryValueNextExpiry).to.deep.equal(['20990101000000.000Z']);
-      await stop(app);
+      await app.stop();
     });
 
     it('keeps expiry across a restart of the service', async () => {
@@ -93,7 +73,7 @@ describe('value expiry and encryption at rest', () => {
         body: { value: 'short-lived', expiresIn: 2 },
       });
       expect(set.status).to.equal(201);
-      await stop(first);
+      await first.stop();
 
       const second = await start();
       await eventually(
@@ -103,7 +83,7 @@ describe('value expiry and encryption at rest', () => {
         20_000,
       );
       expect((await call(second, 'GET', `${base}/nickname`, { token: admin(second) })).status).to.equal(404);
-      await stop(second);
+      await second.stop();
     });
   });
 
@@ -159,8 +139,8 @@ describe('value expiry and encryption at rest', () => {
       });
       expect(refused.status, 'no keys, stored values: refused').to.equal(409);
       expect(refused.body.description).to.contain('VALUE_ENCRYPTION_KEYS');
-      await stop(keyless);
-      await stop(app);
+      await keyless.stop();
+      await app.stop();
     });
 
     it('reads with every configured key and re-encrypts with the current one from the command line', async () => {
@@ -172,7 +152,7 @@ describe('value expiry and encryption at rest', () => {
       const inum = await newUser(directory.slapd);
       const path = `/users/${inum}/attributes/secretAnswer`;
       await call(before, 'PUT', path, { token: admin(before), body: { value: 'green' } });
-      await stop(before);
+      await before.stop();
 
       const keys = { VALUE_ENCRYPTION_KEYS: `k1:${k1},k2:${k2}`, VALUE_ENCRYPTION_WRITE_KEY: 'k2' };
       const rotated = await start(keys);
@@ -192,11 +172,11 @@ describe('value expiry and encryption at rest', () => {
       expect(run.stdout).to.match(/rewrote [1-9]\d* value/);
       expect(`${run.stdout}${run.stderr}`).to.not.contain(k1).and.not.contain(k2);
       expect((await rawEntry(directory.slapd, dnOf(inum))).secretAnswer?.[0]).to.match(/^\{aes256gcm\}k2:/);
-      await stop(rotated);
+      await rotated.stop();
 
       const onlyNew = await start({ VALUE_ENCRYPTION_KEYS: `k2:${k2}` });
       expect((await call(onlyNew, 'GET', path, { token: admin(onlyNew) })).body.value).to.equal('green');
-      await stop(onlyNew);
+      await onlyNew.stop();
     });
   });
 });

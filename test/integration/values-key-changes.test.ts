@@ -3,15 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { Attribute, Change, Client } from 'ldapts';
-import {
-  asRoot,
-  call,
-  rawEntry,
-  startTestApp,
-  startTestDirectory,
-  uniqueName,
-  type TestApp,
-} from './harness.js';
+import { asRoot, call, rawEntry, uniqueName, type TestApp, useTestDirectory } from './harness.js';
 import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,24 +14,18 @@ const SEALED_K2 = /^\{aes256gcm\}k2:/;
 describe('encryption of stored values when definitions and keys change', function () {
   // Each test starts the service, some twice, and one runs the command in a child process.
   this.timeout(60_000);
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
+  const { directory, startApp } = useTestDirectory();
   const apps: TestApp[] = [];
   const k1 = key();
   const k2 = key();
   /** Entries a test made (definitions, users, sessions), removed after it. */
   const entries: string[] = [];
 
-  before(async () => {
-    directory = await startTestDirectory();
-  });
   afterEach(async () => {
     for (const app of apps.splice(0)) await app.stop();
     await directoryChange(async (client) => {
       for (const dn of entries.splice(0)) await client.del(dn).catch(() => undefined);
     });
-  });
-  after(async () => {
-    await directory?.stop();
   });
 
   /** A change made straight in the directory, as the identity server or an LDIF import would. */
@@ -47,7 +33,7 @@ describe('encryption of stored values when definitions and keys change', functio
 
   /** The service, allowed to add attribute types so that each test has types of its own. */
   async function start(env: Record<string, string> = {}): Promise<TestApp> {
-    const app = await startTestApp(directory.slapd, {
+    const app = await startApp({
       SCHEMA_EXTENSION: 'true',
       LDAP_CONFIG_BIND_DN: directory.slapd.configDn,
       LDAP_CONFIG_BIND_PASSWORD: directory.slapd.password,

@@ -1,20 +1,13 @@
 import { expect } from 'chai';
-import { call, rawEntry, startTestApp, startTestDirectory, type TestApp } from './harness.js';
+import { call, rawEntry, useTestApp } from './harness.js';
 import { VALUE_SCOPE, newSession, newUser } from './values-fixtures.js';
 
 describe('session attribute values', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const { app, directory } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
   let admin: string;
 
   before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
     admin = app.issuer.token([VALUE_SCOPE.sessionRead, VALUE_SCOPE.sessionWrite, VALUE_SCOPE.sessionDelete]);
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
   });
 
   const dnOf = (id: string) => `registrySessionId=${id},ou=sessions,o=jans`;

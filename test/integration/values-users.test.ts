@@ -1,22 +1,15 @@
 import { expect } from 'chai';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { SCOPE, call, rawEntry, startTestApp, startTestDirectory, type TestApp } from './harness.js';
+import { SCOPE, call, rawEntry, useTestApp } from './harness.js';
 import { VALUE_SCOPE, newUser } from './values-fixtures.js';
 
 describe('user attribute values', () => {
-  let directory: Awaited<ReturnType<typeof startTestDirectory>>;
-  let app: TestApp;
+  const { app, directory } = useTestApp({ env: { SCHEMA_CHECK: 'false' } });
   let admin: string;
 
   before(async () => {
-    directory = await startTestDirectory();
-    app = await startTestApp(directory.slapd, { SCHEMA_CHECK: 'false' });
     admin = app.issuer.token([VALUE_SCOPE.userRead, VALUE_SCOPE.userWrite, VALUE_SCOPE.userDelete]);
-  });
-  after(async () => {
-    await app?.stop();
-    await directory?.stop();
   });
 
   const dnOf = (inum: string) => `inum=${inum},ou=people,o=jans`;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { progressBar } from '../../../src/cli/attrs/progress.js';
+import { progressBar } from '../../../../src/cli/attrs/progress.js';
 
 describe('progressBar', () => {
   it('fills in proportion to what is done, and counts', () => {
