@@ -239,9 +239,7 @@ export class AttributeService {
       let state = current;
       for (const patch of pending) {
         try {
-          const patched = patchDocument(toWire(state), patch.operations, (f) => FIXED_ON_PATCH.has(f));
-          this.options.patchedShape(patched);
-          const after = { dn: state.dn, definition: await this.prepare(state, patched) };
+          const after = { dn: state.dn, definition: await this.patched(state, patch.operations) };
           applied.push({ patch, before: state, after });
           state = after;
         } catch (error) {
@@ -251,8 +249,7 @@ export class AttributeService {
       if (applied.length === 0) return;
       let written: StoredAttribute;
       try {
-        const next = state.definition;
-        written = await this.takingClaim(current.definition, next, () => this.store.replace(current, next));
+        written = await this.replaceWith(current, state.definition);
       } catch (error) {
         if (error instanceof ConcurrentChangeError && attempt < MAX_ATTEMPTS) {
           pending = applied.map((a) => a.patch);
@@ -373,14 +370,23 @@ export class AttributeService {
   }
 
   private async applyPatch(current: StoredAttribute, operations: Operation[]): Promise<StoredAttribute> {
+    return this.replaceWith(current, await this.patched(current, operations));
+  }
+
+  /** The definition a patch makes of `current`, held to the PUT contract and the PUT rules; not written. */
+  private async patched(current: StoredAttribute, operations: Operation[]): Promise<AttributeDefinition> {
     const patched = patchDocument(toWire(current), operations, (field) => FIXED_ON_PATCH.has(field));
     this.options.patchedShape(patched);
-    return this.write(current, patched);
+    return this.prepare(current, patched);
   }
 
   /** PUT semantics over an existing definition: inum and dn are fixed, urn can be set but not changed. */
   private async write(current: StoredAttribute, body: Record<string, unknown>): Promise<StoredAttribute> {
-    const next = await this.prepare(current, body);
+    return this.replaceWith(current, await this.prepare(current, body));
+  }
+
+  /** Writes `next` over `current` (conditional on it), taking its claim name where it releases one. */
+  private replaceWith(current: StoredAttribute, next: AttributeDefinition): Promise<StoredAttribute> {
     return this.takingClaim(current.definition, next, () => this.store.replace(current, next));
   }
 
