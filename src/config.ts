@@ -129,7 +129,8 @@ const ASYMMETRIC: Algorithm[] = [
 ];
 const SYMMETRIC: Algorithm[] = ['HS256', 'HS384', 'HS512'];
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** Typed readers of the environment, each naming the variable in the error it throws. */
+function readerOf(env: NodeJS.ProcessEnv) {
   const text = (key: string) => {
     const value = env[key]?.trim();
     return value ? value : undefined;
@@ -150,7 +151,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigError(`${key} must be true or false, not "${raw}"`);
     return raw === 'true' || raw === '1';
   };
+  /** A secret, taken as given (spaces may be part of it). */
+  const raw = (key: string) => env[key];
+  return { text, int, bool, raw };
+}
+type Reader = ReturnType<typeof readerOf>;
 
+/** Everything the service can be told, read from the environment once and checked before anything starts. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const read = readerOf(env);
+  const { text, int } = read;
+  return {
+    port: int('PORT', 8080, 0, 65535),
+    host: text('HOST') ?? '127.0.0.1',
+    production: text('NODE_ENV') === 'production',
+    dataDir: resolve(text('DATA_DIR') ?? '.data'),
+    ...directorySettings(read),
+    ...tokenSettings(read),
+    ...valueSettings(read),
+    maxPageSize: int('MAX_PAGE_SIZE', 200, 1, 10_000),
+    logLevel: text('LOG_LEVEL') ?? 'info',
+  };
+}
+
+/** The directory: where it is, how to reach it, its schema, and how the index follows it. */
+function directorySettings({ text, int, bool, raw }: Reader) {
   const ldapUrl = text('LDAP_URL')?.split(/\s+/).join(' ');
   const ldapUrls = ldapUrl?.split(' ') ?? [];
   for (const url of ldapUrls) {
@@ -184,7 +209,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'LDAP_TLS_CA_FILE applies to TLS connections: an ldaps:// LDAP_URL, or LDAP_STARTTLS=true',
     );
   }
-
   const schemaExtension = bool('SCHEMA_EXTENSION', !ldapUrl);
   if (schemaExtension && ldapUrl && !text('LDAP_CONFIG_BIND_DN')) {
     throw new ConfigError(
@@ -197,7 +221,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `SCHEMA_OID_ARC must be a numeric OID such as 1.3.6.1.4.1.99999.1, not "${schemaOidArc}"`,
     );
   }
+  const changeLog = raw('LDAP_CHANGELOG_DN');
+  return {
+    ldapUrl,
+    ldapBindDn: text('LDAP_BIND_DN') ?? '',
+    ldapBindPassword: raw('LDAP_BIND_PASSWORD') ?? '',
+    ldapTlsCaFile: text('LDAP_TLS_CA_FILE'),
+    ldapStartTls,
+    baseDn,
+    slapdPath: text('SLAPD_PATH'),
+    embeddedLdapPort: text('EMBEDDED_LDAP_PORT') ? int('EMBEDDED_LDAP_PORT', 0, 1, 65535) : undefined,
+    ldapPoolSize: int('LDAP_POOL_SIZE', 4, 1, 64),
+    ldapConnectTimeoutMs: int('LDAP_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
+    ldapOperationTimeoutMs: int('LDAP_OPERATION_TIMEOUT_MS', 5000, 100, 600_000),
+    ldapMaxPending: int('LDAP_MAX_PENDING', 1000, 1, 1_000_000),
+    ldapFailbackMs: int('LDAP_FAILBACK_MS', 5000, 100, 3_600_000),
+    schemaCheck: bool('SCHEMA_CHECK', true),
+    personObjectClasses: (text('PERSON_OBJECT_CLASSES') ?? 'jansPerson,jansCustomPerson')
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean),
+    schemaExtension,
+    ldapConfigBindDn: text('LDAP_CONFIG_BIND_DN'),
+    ldapConfigBindPassword: raw('LDAP_CONFIG_BIND_PASSWORD') ?? '',
+    customPersonClass: text('CUSTOM_PERSON_CLASS') ?? 'jansCustomPerson',
+    schemaOidArc,
+    indexPollMs: int('INDEX_POLL_MS', 250, 50, 60_000),
+    indexReconcileSec: int('INDEX_RECONCILE_S', 60, 0, 86_400),
+    ldapChangeLog: changeLog === undefined ? 'cn=changelog' : changeLog.trim(),
+  };
+}
 
+/** Bearer tokens: a JWT key source, introspection, or both (or the development key, with neither). */
+function tokenSettings({ text, int, raw }: Reader) {
   const sources = ['JWT_JWKS_URI', 'JWT_PUBLIC_KEY_FILE', 'JWT_SECRET'].filter((key) => text(key));
   if (sources.length > 1) throw new ConfigError(`Set only one of ${sources.join(', ')}`);
   const secret = text('JWT_SECRET');
@@ -232,49 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const jwksUri = text('JWT_JWKS_URI');
   if (jwksUri && !/^https?:\/\//.test(jwksUri))
     throw new ConfigError('JWT_JWKS_URI must be an http:// or https:// URL');
-
-  const valueKeys = parseValueKeys(text('VALUE_ENCRYPTION_KEYS'));
-  const valueWriteKeyId = text('VALUE_ENCRYPTION_WRITE_KEY') ?? valueKeys?.keys().next().value;
-  if (text('VALUE_ENCRYPTION_WRITE_KEY') && !valueKeys?.has(valueWriteKeyId ?? '')) {
-    throw new ConfigError('VALUE_ENCRYPTION_WRITE_KEY must be the id of a key in VALUE_ENCRYPTION_KEYS');
-  }
-
   return {
-    valueKeys,
-    valueWriteKeyId,
-    valuePurgeIntervalSec: int('VALUE_PURGE_INTERVAL_S', 60, 1, 86_400),
-    valueSchemaMaxAgeMs: int('VALUE_SCHEMA_MAX_AGE_MS', 5000, 0, 600_000),
-    port: int('PORT', 8080, 0, 65535),
-    host: text('HOST') ?? '127.0.0.1',
-    production: text('NODE_ENV') === 'production',
-    dataDir: resolve(text('DATA_DIR') ?? '.data'),
-    ldapUrl,
-    ldapBindDn: text('LDAP_BIND_DN') ?? '',
-    ldapBindPassword: env.LDAP_BIND_PASSWORD ?? '',
-    ldapTlsCaFile: text('LDAP_TLS_CA_FILE'),
-    ldapStartTls,
-    baseDn,
-    slapdPath: text('SLAPD_PATH'),
-    embeddedLdapPort: text('EMBEDDED_LDAP_PORT') ? int('EMBEDDED_LDAP_PORT', 0, 1, 65535) : undefined,
-    ldapPoolSize: int('LDAP_POOL_SIZE', 4, 1, 64),
-    ldapConnectTimeoutMs: int('LDAP_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
-    ldapOperationTimeoutMs: int('LDAP_OPERATION_TIMEOUT_MS', 5000, 100, 600_000),
-    ldapMaxPending: int('LDAP_MAX_PENDING', 1000, 1, 1_000_000),
-    ldapFailbackMs: int('LDAP_FAILBACK_MS', 5000, 100, 3_600_000),
-    schemaCheck: bool('SCHEMA_CHECK', true),
-    personObjectClasses: (text('PERSON_OBJECT_CLASSES') ?? 'jansPerson,jansCustomPerson')
-      .split(',')
-      .map((c) => c.trim())
-      .filter(Boolean),
-    schemaExtension,
-    ldapConfigBindDn: text('LDAP_CONFIG_BIND_DN'),
-    ldapConfigBindPassword: env.LDAP_CONFIG_BIND_PASSWORD ?? '',
-    customPersonClass: text('CUSTOM_PERSON_CLASS') ?? 'jansCustomPerson',
-    schemaOidArc,
-    maxPageSize: int('MAX_PAGE_SIZE', 200, 1, 10_000),
-    indexPollMs: int('INDEX_POLL_MS', 250, 50, 60_000),
-    indexReconcileSec: int('INDEX_RECONCILE_S', 60, 0, 86_400),
-    ldapChangeLog: env.LDAP_CHANGELOG_DN === undefined ? 'cn=changelog' : env.LDAP_CHANGELOG_DN.trim(),
     jwtJwksUri: jwksUri,
     jwtJwksCacheSec: int('JWT_JWKS_CACHE_S', 600, 1, 86_400),
     jwtPublicKeyFile: text('JWT_PUBLIC_KEY_FILE'),
@@ -285,10 +299,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtClockToleranceSec: int('JWT_CLOCK_TOLERANCE_S', 30, 0, 600),
     introspectionUrl,
     introspectionClientId: text('INTROSPECTION_CLIENT_ID'),
-    introspectionClientSecret: env.INTROSPECTION_CLIENT_SECRET,
+    introspectionClientSecret: raw('INTROSPECTION_CLIENT_SECRET'),
     introspectionCacheTtlSec: int('INTROSPECTION_CACHE_TTL_S', 60, 0, 3600),
     devTokens: sources.length === 0 && !introspectionUrl,
-    logLevel: text('LOG_LEVEL') ?? 'info',
+  };
+}
+
+/** Values of user and session attributes: encryption keys, expiry purges, the value schema's age. */
+function valueSettings({ text, int }: Reader) {
+  const valueKeys = parseValueKeys(text('VALUE_ENCRYPTION_KEYS'));
+  const valueWriteKeyId = text('VALUE_ENCRYPTION_WRITE_KEY') ?? valueKeys?.keys().next().value;
+  if (text('VALUE_ENCRYPTION_WRITE_KEY') && !valueKeys?.has(valueWriteKeyId ?? '')) {
+    throw new ConfigError('VALUE_ENCRYPTION_WRITE_KEY must be the id of a key in VALUE_ENCRYPTION_KEYS');
+  }
+  return {
+    valueKeys,
+    valueWriteKeyId,
+    valuePurgeIntervalSec: int('VALUE_PURGE_INTERVAL_S', 60, 1, 86_400),
+    valueSchemaMaxAgeMs: int('VALUE_SCHEMA_MAX_AGE_MS', 5000, 0, 600_000),
   };
 }
 
