@@ -2,7 +2,8 @@ import { GreaterThanEqualsFilter, NoSuchObjectError, type Entry } from 'ldapts';
 import type { Conflict } from '../attributes/conflicts.js';
 import type { DefinitionIndex } from '../attributes/definition-index.js';
 import { DirectoryUnavailableError } from '../errors.js';
-import { inumOf, type LdapAttributeStore } from './attribute-store.js';
+import type { LdapAttributeStore } from './attribute-store.js';
+import { inumOf } from './definition-entry.js';
 import type { Directory } from './directory.js';
 import { reconcileDiff, suspicionDue, toReread } from './reconcile.js';
 

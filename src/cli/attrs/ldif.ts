@@ -1,7 +1,7 @@
 import type { JansAttribute, JansAttributeInput } from '../../client/index.js';
 import { BOOLEAN_FIELDS, LIST_FIELDS, STRING_FIELDS } from '../../attributes/definition.js';
 import { parseLdif } from '../../directory/ldif.js';
-import { LDAP_NAMES } from '../../ldap/attribute-store.js';
+import { LDAP_NAMES } from '../../ldap/definition-entry.js';
 
 type Kind = 'text' | 'list' | 'boolean' | 'validation';
 
