@@ -67,8 +67,10 @@ function wantsMetadata({ query }: ApiRequest): boolean {
 }
 
 /** The handlers of the values API (users and sessions) and of the value schema, by operationId. */
-export function valueHandlers(values: ValueService, schemas: ValueSchemas) {
-  const handlers: Record<string, Handler> = {
+export function valueHandlers(values: ValueService, schemas: ValueSchemas): Record<string, Handler> {
+  return {
+    ...holderHandlers(values, 'user'),
+    ...holderHandlers(values, 'session'),
     'get-attributes-schema': async ({ query, route }, ctx) => {
       const audience = (query.audience ?? 'admin') as Audience;
       const principal = ctx.state.principal;
@@ -81,82 +83,85 @@ export function valueHandlers(values: ValueService, schemas: ValueSchemas) {
       ctx.body = (await schemas.for(audience)).document;
     },
   };
-  for (const kind of ['user', 'session'] as const) {
-    handlers[`get-${kind}-attribute-names`] = async (request, ctx) => {
-      ctx.body = { names: await values.names(holderOf(request, kind), callerOf(ctx, kind, 'get')) };
-    };
-    handlers[`post-${kind}-attribute`] = async (request, ctx) => {
-      const input = body(request);
-      const result = await values.one(
+}
+
+/** The value operations on one kind of holder (a user's or a session's values), by operationId. */
+function holderHandlers(values: ValueService, kind: HolderKind): Record<string, Handler> {
+  const handlers: Record<string, Handler> = {};
+  handlers[`get-${kind}-attribute-names`] = async (request, ctx) => {
+    ctx.body = { names: await values.names(holderOf(request, kind), callerOf(ctx, kind, 'get')) };
+  };
+  handlers[`post-${kind}-attribute`] = async (request, ctx) => {
+    const input = body(request);
+    const result = await values.one(
+      holderOf(request, kind),
+      callerOf(ctx, kind, 'create'),
+      'create',
+      itemOf(String(input.name), input),
+    );
+    send(ctx, result, 201);
+  };
+  handlers[`get-${kind}-attribute`] = async (request, ctx) => {
+    const item = { name: String(request.params.name) };
+    send(
+      ctx,
+      await values.one(
         holderOf(request, kind),
-        callerOf(ctx, kind, 'create'),
-        'create',
-        itemOf(String(input.name), input),
-      );
-      send(ctx, result, 201);
+        callerOf(ctx, kind, 'get'),
+        'get',
+        item,
+        wantsMetadata(request),
+      ),
+    );
+  };
+  handlers[`get-${kind}-attribute-exists`] = async (request, ctx) => {
+    const item = { name: String(request.params.name) };
+    const result = await values.one(holderOf(request, kind), callerOf(ctx, kind, 'exists'), 'exists', item);
+    ctx.body = { name: result.name, exists: result.exists ?? false };
+  };
+  handlers[`put-${kind}-attribute`] = async (request, ctx) => {
+    const item = itemOf(String(request.params.name), body(request));
+    send(ctx, await values.one(holderOf(request, kind), callerOf(ctx, kind, 'set'), 'set', item));
+  };
+  handlers[`patch-${kind}-attribute`] = async (request, ctx) => {
+    const item = itemOf(String(request.params.name), body(request));
+    send(ctx, await values.one(holderOf(request, kind), callerOf(ctx, kind, 'update'), 'update', item));
+  };
+  handlers[`delete-${kind}-attribute`] = async (request, ctx) => {
+    const item = { name: String(request.params.name) };
+    await values.one(holderOf(request, kind), callerOf(ctx, kind, 'delete'), 'delete', item);
+    ctx.status = 204;
+  };
+  handlers[`post-${kind}-attributes-many`] = async (request, ctx) => {
+    const input = body(request);
+    const op = input.op as ValueOp;
+    const items = (input.items as Record<string, unknown>[]).map((i) => itemOf(String(i.name), i));
+    const results = await values.many(
+      holderOf(request, kind),
+      callerOf(ctx, kind, op),
+      op,
+      items,
+      input.metadata === true,
+    );
+    ctx.state.outcome = { kind: 'values', results: results.map(({ name, status }) => ({ name, status })) };
+    ctx.body = {
+      results: results.map((r) => ({
+        name: r.name,
+        status: r.status,
+        ...(op === 'get' && r.status === 200 ? { value: r.value ?? null } : {}),
+        ...(r.exists !== undefined ? { exists: r.exists } : {}),
+        ...(r.metadata ? { metadata: r.metadata } : {}),
+        ...(r.error
+          ? {
+              error: {
+                code: r.error.code,
+                message: r.error.message,
+                ...(r.error.description ? { description: r.error.description } : {}),
+              },
+            }
+          : {}),
+      })),
     };
-    handlers[`get-${kind}-attribute`] = async (request, ctx) => {
-      const item = { name: String(request.params.name) };
-      send(
-        ctx,
-        await values.one(
-          holderOf(request, kind),
-          callerOf(ctx, kind, 'get'),
-          'get',
-          item,
-          wantsMetadata(request),
-        ),
-      );
-    };
-    handlers[`get-${kind}-attribute-exists`] = async (request, ctx) => {
-      const item = { name: String(request.params.name) };
-      const result = await values.one(holderOf(request, kind), callerOf(ctx, kind, 'exists'), 'exists', item);
-      ctx.body = { name: result.name, exists: result.exists ?? false };
-    };
-    handlers[`put-${kind}-attribute`] = async (request, ctx) => {
-      const item = itemOf(String(request.params.name), body(request));
-      send(ctx, await values.one(holderOf(request, kind), callerOf(ctx, kind, 'set'), 'set', item));
-    };
-    handlers[`patch-${kind}-attribute`] = async (request, ctx) => {
-      const item = itemOf(String(request.params.name), body(request));
-      send(ctx, await values.one(holderOf(request, kind), callerOf(ctx, kind, 'update'), 'update', item));
-    };
-    handlers[`delete-${kind}-attribute`] = async (request, ctx) => {
-      const item = { name: String(request.params.name) };
-      await values.one(holderOf(request, kind), callerOf(ctx, kind, 'delete'), 'delete', item);
-      ctx.status = 204;
-    };
-    handlers[`post-${kind}-attributes-many`] = async (request, ctx) => {
-      const input = body(request);
-      const op = input.op as ValueOp;
-      const items = (input.items as Record<string, unknown>[]).map((i) => itemOf(String(i.name), i));
-      const results = await values.many(
-        holderOf(request, kind),
-        callerOf(ctx, kind, op),
-        op,
-        items,
-        input.metadata === true,
-      );
-      ctx.state.outcome = { kind: 'values', results: results.map(({ name, status }) => ({ name, status })) };
-      ctx.body = {
-        results: results.map((r) => ({
-          name: r.name,
-          status: r.status,
-          ...(op === 'get' && r.status === 200 ? { value: r.value ?? null } : {}),
-          ...(r.exists !== undefined ? { exists: r.exists } : {}),
-          ...(r.metadata ? { metadata: r.metadata } : {}),
-          ...(r.error
-            ? {
-                error: {
-                  code: r.error.code,
-                  message: r.error.message,
-                  ...(r.error.description ? { description: r.error.description } : {}),
-                },
-              }
-            : {}),
-        })),
-      };
-    };
-  }
+  };
   return handlers;
 }
