@@ -14,6 +14,12 @@ export async function standardInums(): Promise<string[]> {
   return [...text.matchAll(/^inum: (\S+)$/gm)].map((m) => m[1] as string);
 }
 
+/** Names of the standard definitions (attribute types of the person schema). */
+export async function standardNames(): Promise<Set<string>> {
+  const text = await readFile(STANDARD_LDIF[1] as string, 'utf8');
+  return new Set([...text.matchAll(/^jansAttrName: (\S+)$/gm)].map((m) => m[1] as string));
+}
+
 export interface LoadedDirectory {
   slapd: RunningSlapd;
   /** Every definition's inum (standard first, then generated). */

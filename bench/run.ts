@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { Attribute, Change } from 'ldapts';
 import { findSlapd } from '../src/directory/slapd.js';
 import { runApi } from './api-load.js';
-import { loadDirectory } from './directory.js';
+import { loadDirectory, standardNames } from './directory.js';
 import { PATTERN_TOKEN } from './generate.js';
 import { RawPool, runRaw } from './raw-load.js';
 import { sizeTable, summaryTable, type ScenarioResult, type SizeResult } from './report.js';
@@ -435,7 +435,11 @@ async function benchSize(workRoot: string, definitions: number, tokens: Tokens):
   const processes = { service: service.process.pid, slapd: slapd.process.pid };
   const everyLoad = { connections: options.connections, timeoutS: options.timeoutS };
   const phaseLimit = (options.warmupS + options.durationS + options.timeoutS + 30) * 1000;
-  const values = await limited('value set-up', 120_000, prepareValues(service.api, token));
+  const values = await limited(
+    'value set-up',
+    120_000,
+    prepareValues(service.api, token, await standardNames()),
+  );
   log(
     `N = ${definitions}: value scenarios write ${values.hotNames.user.length} attributes of a user, ` +
       `${values.hotNames.session.length} of a session`,
