@@ -76,7 +76,7 @@ function definitionWrite({ params, body, outcome }: Request): About {
 export function auditWrites(store: AuditStore, log: Logger): Middleware {
   return async (ctx, next) => {
     await next();
-    const { routed, principal } = ctx.state;
+    const { routed, principal, outcome } = ctx.state;
     if (!WRITES.has(ctx.method) || ctx.status === 401 || !routed || !principal) return;
     const operation = routed.route.operationId;
     const { params } = routed;
@@ -85,7 +85,7 @@ export function auditWrites(store: AuditStore, log: Logger): Middleware {
       operation,
       params,
       body: typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {},
-      outcome: ctx.state.outcome,
+      outcome,
       status: ctx.status,
     };
     const about =
@@ -96,7 +96,7 @@ export function auditWrites(store: AuditStore, log: Logger): Middleware {
           : definitionWrite(request);
     if (!about) return;
     // A forced delete also changed scopes: each gets an event of its own, for its history.
-    const scopes = (ctx.state.outcome?.kind === 'definition' && ctx.state.outcome.change.scopes) || [];
+    const scopes = outcome?.kind === 'definition' ? (outcome.change.scopes ?? []) : [];
     const changedScopes = scopes.map((s) => ({ scope: s.after.inum, diff: diffOf(s.before, s.after) }));
     const time = new Date().toISOString();
     const actor = { subject: principal.subject, clientId: principal.clientId };

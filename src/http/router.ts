@@ -22,7 +22,7 @@ export interface Route {
   plusJsonBody?: ValidateFunction;
 }
 
-/** A request's route, its path parameters and its query as validated (coerced, undeclared ones dropped). */
+/** A request's route and its path parameters (URI-decoded). */
 export interface Routed {
   route: Route;
   params: Record<string, string>;
@@ -191,9 +191,10 @@ export async function createRouter(document: Document): Promise<Router> {
       };
     },
     bodyCheck(operationId) {
+      const validators = api.validator.getRequestValidatorsForOperation(operationId) ?? [];
       return (value) => {
         const parameters = { path: {}, query: {}, header: {}, requestBody: value };
-        for (const validate of api.validator.getRequestValidatorsForOperation(operationId) ?? [])
+        for (const validate of validators)
           if (!validate(parameters)) throw describeViolation(validate.errors);
       };
     },
